@@ -1,0 +1,55 @@
+"""One place that maps domain errors to HTTP (STYLE: not allowed → 409, not yours → 403,
+missing → 404, invalid → 422 with field errors)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.deps import templates
+from api.i18n import language, translator
+from core.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    PostloanError,
+    RuleViolationError,
+    TransitionNotAllowedError,
+    ValidationError,
+)
+
+STATUS: list[tuple[type[PostloanError], int]] = [
+    (NotFoundError, 404),
+    (PermissionDeniedError, 403),
+    (ValidationError, 422),
+    (ConflictError, 409),
+    (TransitionNotAllowedError, 409),
+    (RuleViolationError, 409),
+]
+
+
+def status_for(exc: PostloanError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(PostloanError)
+    async def _domain_error(request: Request, exc: PostloanError) -> Response:
+        status = status_for(exc)
+        if not request.url.path.startswith("/api/"):  # a page: render the error for a person
+            lang = language(request)
+            return templates.TemplateResponse(
+                request,
+                "error.html.j2",
+                {
+                    "status": status,
+                    "error": exc,
+                    "lang": lang,
+                    "t": translator(lang),
+                },
+                status_code=status,
+            )
+        return JSONResponse(status_code=status, content={"detail": exc.to_dict()})

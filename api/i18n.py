@@ -1,0 +1,65 @@
+"""Page labels, Chinese first with English available (`?lang=en`, remembered in a cookie)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request
+
+LABELS: dict[str, tuple[str, str]] = {
+    "app": ("贷后管理", "Post-loan management"),
+    "loans": ("贷款台账", "Loan book"),
+    "loan": ("贷款", "Loan"),
+    "loan_no": ("贷款编号", "Loan no."),
+    "borrower": ("借款人", "Borrower"),
+    "branch": ("机构", "Branch"),
+    "manager": ("客户经理", "Account manager"),
+    "product": ("产品", "Product"),
+    "state": ("状态", "State"),
+    "class": ("五级分类", "Risk class"),
+    "class_floor": ("分类底线", "Regulatory floor"),
+    "principal": ("本金", "Principal"),
+    "outstanding": ("未还本金", "Outstanding principal"),
+    "outstanding_total": ("未还本息", "Outstanding (principal + interest)"),
+    "disbursed": ("发放日", "Disbursed"),
+    "maturity": ("到期日", "Maturity"),
+    "dpd": ("逾期天数", "Days past due"),
+    "rate": ("年利率", "Annual rate"),
+    "method": ("还款方式", "Repayment method"),
+    "schedule": ("还款计划", "Repayment schedule"),
+    "due_date": ("应还日", "Due date"),
+    "principal_due": ("应还本金", "Principal due"),
+    "interest_due": ("应还利息", "Interest due"),
+    "paid": ("已还", "Paid"),
+    "paid_off_on": ("结清日", "Paid off on"),
+    "history": ("履历", "History"),
+    "timeline": ("时间线", "Timeline"),
+    "as_of": ("截至", "As of"),
+    "date": ("业务日期", "Business date"),
+    "event": ("事件", "Event"),
+    "actor": ("操作人", "Actor"),
+    "reason": ("原因", "Reason"),
+    "from_to": ("变更", "Change"),
+    "search": ("查询", "Search"),
+    "all": ("全部", "All"),
+    "total": ("共", "Total"),
+    "replay_ok": ("回放与当前状态一致", "Replay matches the stored state"),
+    "replay_bad": ("回放与当前状态不一致", "Replay does NOT match the stored state"),
+    "none": ("无", "none"),
+    "prev": ("上一页", "Previous"),
+    "next": ("下一页", "Next"),
+}
+
+
+def language(request: Request) -> str:
+    lang = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
+    return "en" if lang == "en" else "zh"
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    index = 1 if lang == "en" else 0
+
+    def t(key: str) -> str:
+        return LABELS[key][index] if key in LABELS else key
+
+    return t

@@ -1,0 +1,23 @@
+"""/api/v1/audit: journal verification."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import SessionDep
+from api.schemas import VerifyPublic
+from audit.verify import verify_journal
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("/verify", response_model=VerifyPublic)
+def verify(session: SessionDep) -> VerifyPublic:
+    report = verify_journal(session)
+    return VerifyPublic(
+        ok=report.ok,
+        chains=report.chains,
+        entries=report.entries,
+        anchors=report.anchors,
+        breaks=[b.describe() for b in report.breaks],
+    )

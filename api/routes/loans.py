@@ -1,0 +1,123 @@
+"""/api/v1/loans: the loan book (read) and a loan's history as of any date."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import ClockDep, SessionDep
+from api.schemas import (
+    InstallmentPublic,
+    JournalEntryPublic,
+    LoanDetailPublic,
+    LoanHistoryPublic,
+    LoanPublic,
+    LoansPublic,
+)
+from loans.queries import LoanRow, list_loans, loan_detail, replay_loan
+
+router = APIRouter(prefix="/loans", tags=["loans"])
+
+
+def _public(row: LoanRow) -> LoanPublic:
+    loan = row.loan
+    return LoanPublic(
+        loan_no=loan.loan_no,
+        borrower=row.borrower_name,
+        branch=row.branch_name,
+        account_manager=row.manager_name,
+        product=loan.product,
+        state=loan.state,
+        risk_class=loan.risk_class,
+        principal_cents=loan.principal_cents,
+        outstanding_principal_cents=row.outstanding_principal_cents,
+        disbursement_date=loan.disbursement_date,
+        maturity_date=loan.maturity_date,
+        version=loan.version,
+    )
+
+
+@router.get("", response_model=LoansPublic)
+def read_loans(
+    session: SessionDep,
+    branch: str | None = None,
+    state: str | None = None,
+    risk_class: str | None = None,
+    q: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> LoansPublic:
+    rows, count = list_loans(
+        session,
+        branch_code=branch,
+        state=state,
+        risk_class=risk_class,
+        q=q,
+        limit=limit,
+        offset=offset,
+    )
+    return LoansPublic(data=[_public(r) for r in rows], count=count)
+
+
+@router.get("/{loan_no}", response_model=LoanDetailPublic)
+def read_loan(loan_no: str, session: SessionDep, clock: ClockDep) -> LoanDetailPublic:
+    d = loan_detail(session, loan_no, clock.today())
+    base = _public(
+        LoanRow(
+            d.loan,
+            d.borrower.name,
+            d.branch.name,
+            d.manager.full_name,
+            sum(i.principal_due_cents - i.principal_paid_cents for i in d.installments),
+        )
+    )
+    return LoanDetailPublic(
+        **base.model_dump(),
+        repayment_method=d.loan.repayment_method,
+        annual_rate=str(d.loan.annual_rate),
+        days_past_due=d.days_past_due,
+        outstanding_cents=d.outstanding_cents,
+        class_floor=d.floor.risk_class,
+        class_floor_rules=list(d.floor.rule_refs),
+        installments=[
+            InstallmentPublic.model_validate(i, from_attributes=True) for i in d.installments
+        ],
+    )
+
+
+@router.get("/{loan_no}/history", response_model=LoanHistoryPublic)
+def read_loan_history(
+    loan_no: str, session: SessionDep, as_of: date | None = None
+) -> LoanHistoryPublic:
+    r = replay_loan(session, loan_no, as_of)
+    return LoanHistoryPublic(
+        loan_no=loan_no,
+        as_of=as_of,
+        states=r.result.states,
+        stored=r.stored,
+        matches_stored=r.matches_stored,
+        problems=r.result.problems,
+        entries=[
+            JournalEntryPublic(
+                seq=e.chain_seq,
+                **e.model_dump(
+                    include={
+                        "business_date",
+                        "wall_time",
+                        "machine",
+                        "event",
+                        "from_state",
+                        "to_state",
+                        "actor",
+                        "on_behalf_of",
+                        "reason",
+                        "payload",
+                        "hash",
+                    }
+                ),
+            )
+            for e in r.result.applied
+        ],
+    )

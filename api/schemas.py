@@ -1,0 +1,81 @@
+"""API schemas (<Noun>Public, <Noun>sPublic). Money is given in cents and as a yuan string."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class LoanPublic(BaseModel):
+    loan_no: str
+    borrower: str
+    branch: str
+    account_manager: str
+    product: str
+    state: str
+    risk_class: str
+    principal_cents: int
+    outstanding_principal_cents: int
+    disbursement_date: date
+    maturity_date: date
+    version: int
+
+
+class LoansPublic(BaseModel):
+    data: list[LoanPublic]
+    count: int
+
+
+class InstallmentPublic(BaseModel):
+    seq_no: int
+    due_date: date
+    principal_due_cents: int
+    interest_due_cents: int
+    principal_paid_cents: int
+    interest_paid_cents: int
+    paid_off_on: date | None
+
+
+class LoanDetailPublic(LoanPublic):
+    repayment_method: str
+    annual_rate: str
+    days_past_due: int
+    outstanding_cents: int
+    class_floor: str
+    class_floor_rules: list[str]
+    installments: list[InstallmentPublic]
+
+
+class JournalEntryPublic(BaseModel):
+    seq: int
+    business_date: date
+    wall_time: datetime
+    machine: str
+    event: str
+    from_state: str | None
+    to_state: str | None
+    actor: str
+    on_behalf_of: str | None
+    reason: str | None
+    payload: dict[str, Any]
+    hash: str
+
+
+class LoanHistoryPublic(BaseModel):
+    loan_no: str
+    as_of: date | None
+    states: dict[str, str]
+    stored: dict[str, str]
+    matches_stored: bool | None
+    problems: list[str]
+    entries: list[JournalEntryPublic]
+
+
+class VerifyPublic(BaseModel):
+    ok: bool
+    chains: int
+    entries: int
+    anchors: int
+    breaks: list[str]

@@ -1,0 +1,245 @@
+"""The append-only journal: one hash chain per aggregate plus a daily anchor over all chain heads.
+
+Chains are per aggregate so appends never serialize on one global row (DESIGN decision 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlmodel import Field, Session, SQLModel, select
+
+from core.errors import ConflictError
+
+GENESIS = "0" * 64
+
+
+class JournalEntry(SQLModel, table=True):
+    __tablename__ = "journal"
+    __table_args__ = (UniqueConstraint("aggregate_type", "aggregate_id", "chain_seq"),)
+
+    # Global order of appends; BIGINT on Postgres, INTEGER (rowid alias) on SQLite.
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
+    aggregate_type: str = Field(sa_column=Column(String(20), nullable=False))
+    aggregate_id: str = Field(sa_column=Column(String(64), nullable=False))
+    chain_seq: int = Field(sa_column=Column(Integer, nullable=False))
+    machine: str = Field(sa_column=Column(String(40), nullable=False))
+    event: str = Field(sa_column=Column(String(40), nullable=False))
+    from_state: str | None = Field(default=None, sa_column=Column(String(40)))
+    to_state: str | None = Field(default=None, sa_column=Column(String(40)))
+    business_date: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    wall_time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor: str = Field(sa_column=Column(String(100), nullable=False))
+    on_behalf_of: str | None = Field(default=None, sa_column=Column(String(100)))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    form_kind: str | None = Field(default=None, sa_column=Column(String(40)))
+    schema_hash: str | None = Field(default=None, sa_column=Column(String(64)))
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+class ChainHead(SQLModel, table=True):
+    """The last entry of each chain; it also serializes appends to one chain (row lock / PK)."""
+
+    __tablename__ = "journal_heads"
+
+    aggregate_type: str = Field(sa_column=Column(String(20), primary_key=True))
+    aggregate_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    chain_seq: int = Field(sa_column=Column(Integer, nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+class DailyAnchor(SQLModel, table=True):
+    """A digest over every chain head as of a business date (catches a deleted tail)."""
+
+    __tablename__ = "journal_anchors"
+
+    business_date: date = Field(sa_column=Column(Date, primary_key=True))
+    last_entry_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    chains: int
+    digest: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def jsonable(payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The payload exactly as the JSON column will give it back (so hashes re-verify)."""
+    return json.loads(canonical_json(payload or {}))
+
+
+def _utc_iso(moment: datetime) -> str:
+    # SQLite returns naive datetimes; everything is written in UTC, so naive means UTC.
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def entry_hash(entry: JournalEntry) -> str:
+    body = {
+        "aggregate_type": entry.aggregate_type,
+        "aggregate_id": entry.aggregate_id,
+        "chain_seq": entry.chain_seq,
+        "machine": entry.machine,
+        "event": entry.event,
+        "from_state": entry.from_state,
+        "to_state": entry.to_state,
+        "business_date": entry.business_date.isoformat(),
+        "wall_time": _utc_iso(entry.wall_time),
+        "actor": entry.actor,
+        "on_behalf_of": entry.on_behalf_of,
+        "reason": entry.reason,
+        "payload": entry.payload,
+        "form_kind": entry.form_kind,
+        "schema_hash": entry.schema_hash,
+        "prev_hash": entry.prev_hash,
+    }
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    aggregate_type: str,
+    aggregate_id: str,
+    machine: str,
+    event: str,
+    from_state: str | None,
+    to_state: str | None,
+    actor: str,
+    now: datetime,
+    business_date: date,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+    on_behalf_of: str | None = None,
+    form_kind: str | None = None,
+    schema_hash: str | None = None,
+) -> JournalEntry:
+    """Append one entry to the aggregate's chain, inside the caller's transaction."""
+    head = session.exec(
+        select(ChainHead)
+        .where(ChainHead.aggregate_type == aggregate_type, ChainHead.aggregate_id == aggregate_id)
+        .with_for_update()
+    ).first()
+    entry = JournalEntry(
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        chain_seq=(head.chain_seq + 1) if head else 1,
+        machine=machine,
+        event=event,
+        from_state=None if from_state is None else str(from_state),
+        to_state=None if to_state is None else str(to_state),
+        business_date=business_date,
+        wall_time=now.astimezone(UTC),
+        actor=actor,
+        on_behalf_of=on_behalf_of,
+        reason=reason,
+        payload=jsonable(payload),
+        form_kind=form_kind,
+        schema_hash=schema_hash,
+        prev_hash=head.hash if head else GENESIS,
+        hash="",
+    )
+    entry.hash = entry_hash(entry)
+    session.add(entry)
+    if head is None:
+        session.add(
+            ChainHead(
+                aggregate_type=aggregate_type,
+                aggregate_id=aggregate_id,
+                chain_seq=entry.chain_seq,
+                hash=entry.hash,
+            )
+        )
+    else:
+        head.chain_seq, head.hash = entry.chain_seq, entry.hash
+        session.add(head)
+    session.flush()
+    return entry
+
+
+def chain(
+    session: Session, aggregate_type: str, aggregate_id: str, as_of: date | None = None
+) -> list[JournalEntry]:
+    query = select(JournalEntry).where(
+        JournalEntry.aggregate_type == aggregate_type, JournalEntry.aggregate_id == aggregate_id
+    )
+    if as_of is not None:
+        query = query.where(JournalEntry.business_date <= as_of)
+    return list(session.exec(query.order_by(JournalEntry.chain_seq)).all())
+
+
+def heads_upto(session: Session, last_entry_id: int) -> list[tuple[str, str, int, str]]:
+    """(type, id, seq, hash) of every chain's last entry among entries with id ≤ last_entry_id."""
+    last = (
+        select(
+            JournalEntry.aggregate_type,
+            JournalEntry.aggregate_id,
+            func.max(JournalEntry.chain_seq).label("seq"),
+        )
+        .where(JournalEntry.id <= last_entry_id)
+        .group_by(JournalEntry.aggregate_type, JournalEntry.aggregate_id)
+        .subquery()
+    )
+    rows = session.exec(
+        select(
+            JournalEntry.aggregate_type,
+            JournalEntry.aggregate_id,
+            JournalEntry.chain_seq,
+            JournalEntry.hash,
+        )
+        .join(
+            last,
+            (JournalEntry.aggregate_type == last.c.aggregate_type)
+            & (JournalEntry.aggregate_id == last.c.aggregate_id)
+            & (JournalEntry.chain_seq == last.c.seq),
+        )
+        .order_by(JournalEntry.aggregate_type, JournalEntry.aggregate_id)
+    ).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def anchor_digest(heads: list[tuple[str, str, int, str]]) -> str:
+    lines = "\n".join(f"{t}:{i}:{s}:{h}" for t, i, s, h in sorted(heads))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def anchor_day(session: Session, business_date: date, *, now: datetime) -> DailyAnchor:
+    """Record the digest over all chain heads at the end of `business_date` (once per date)."""
+    if session.get(DailyAnchor, business_date) is not None:
+        raise ConflictError(
+            f"the journal is already anchored for {business_date}", business_date=business_date
+        )
+    # Anchored by entry id, not by business date, so a later back-dated entry cannot disturb it.
+    last_id = session.exec(select(func.max(JournalEntry.id))).one() or 0
+    heads = heads_upto(session, last_id)
+    anchor = DailyAnchor(
+        business_date=business_date,
+        last_entry_id=last_id,
+        chains=len(heads),
+        digest=anchor_digest(heads),
+        created_at=now.astimezone(UTC),
+    )
+    session.add(anchor)
+    session.flush()
+    return anchor

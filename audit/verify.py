@@ -1,0 +1,171 @@
+"""Verification of the journal: every chain's links and hashes, its head, and the daily anchors.
+
+The report names the first broken entry (altered, deleted, inserted or re-ordered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from audit.journal import (
+    GENESIS,
+    ChainHead,
+    DailyAnchor,
+    JournalEntry,
+    anchor_digest,
+    entry_hash,
+    heads_upto,
+)
+
+
+@dataclass(frozen=True)
+class Break:
+    aggregate_type: str
+    aggregate_id: str
+    chain_seq: int | None
+    entry_id: int | None
+    kind: str  # altered | missing | relinked | head_mismatch | anchor_mismatch
+    detail: str
+
+    def describe(self) -> str:
+        where = f"{self.aggregate_type}/{self.aggregate_id}"
+        if self.chain_seq is not None:
+            where += f" entry #{self.chain_seq}"
+        if self.entry_id is not None:
+            where += f" (journal id {self.entry_id})"
+        return f"{where}: {self.kind} — {self.detail}"
+
+
+@dataclass
+class VerifyReport:
+    chains: int = 0
+    entries: int = 0
+    anchors: int = 0
+    breaks: list[Break] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+    @property
+    def first_break(self) -> Break | None:
+        return self.breaks[0] if self.breaks else None
+
+
+def _entries(session: Session, batch: int = 5000) -> Iterator[JournalEntry]:
+    """Stream the journal chain by chain, in keyset pages (a million entries fit in memory-less)."""
+    last: tuple[str, str, int] | None = None
+    while True:
+        query = select(JournalEntry).order_by(
+            JournalEntry.aggregate_type, JournalEntry.aggregate_id, JournalEntry.chain_seq
+        )
+        if last is not None:
+            t, i, s = last
+            query = query.where(
+                (JournalEntry.aggregate_type > t)
+                | ((JournalEntry.aggregate_type == t) & (JournalEntry.aggregate_id > i))
+                | (
+                    (JournalEntry.aggregate_type == t)
+                    & (JournalEntry.aggregate_id == i)
+                    & (JournalEntry.chain_seq > s)
+                )
+            )
+        rows = list(session.exec(query.limit(batch)).all())
+        if not rows:
+            return
+        yield from rows
+        tail = rows[-1]
+        last = (tail.aggregate_type, tail.aggregate_id, tail.chain_seq)
+        session.expunge_all()
+
+
+def verify_journal(session: Session) -> VerifyReport:
+    """Check everything; run it in a session of its own (it expunges as it streams)."""
+    report = VerifyReport()
+    heads = {(h.aggregate_type, h.aggregate_id): h for h in session.exec(select(ChainHead)).all()}
+    seen: set[tuple[str, str]] = set()
+    key: tuple[str, str] | None = None
+    expected_seq, prev_hash = 1, GENESIS
+    last_entry: JournalEntry | None = None
+
+    def close_chain() -> None:
+        if key is None or last_entry is None:
+            return
+        head = heads.get(key)
+        if head is None or head.chain_seq != last_entry.chain_seq or head.hash != last_entry.hash:
+            report.breaks.append(
+                Break(
+                    key[0],
+                    key[1],
+                    last_entry.chain_seq + 1,
+                    None,
+                    "missing",
+                    "the chain ends before its recorded head"
+                    f" (head #{head.chain_seq if head else '?'}): entries after it were deleted",
+                )
+            )
+
+    for entry in _entries(session):
+        report.entries += 1
+        this = (entry.aggregate_type, entry.aggregate_id)
+        if this != key:
+            close_chain()
+            key, expected_seq, prev_hash = this, 1, GENESIS
+            seen.add(this)
+            report.chains += 1
+        if entry.chain_seq != expected_seq:
+            report.breaks.append(
+                Break(
+                    *this,
+                    expected_seq,
+                    None,
+                    "missing",
+                    f"entry #{expected_seq} is missing (next is #{entry.chain_seq})",
+                )
+            )
+        elif entry.prev_hash != prev_hash:
+            report.breaks.append(
+                Break(
+                    *this,
+                    entry.chain_seq,
+                    entry.id,
+                    "relinked",
+                    "prev_hash does not match the previous entry's hash",
+                )
+            )
+        elif entry_hash(entry) != entry.hash:
+            report.breaks.append(
+                Break(
+                    *this,
+                    entry.chain_seq,
+                    entry.id,
+                    "altered",
+                    "the stored content no longer matches its hash",
+                )
+            )
+        expected_seq, prev_hash, last_entry = entry.chain_seq + 1, entry.hash, entry
+    close_chain()
+    for orphan in sorted(set(heads) - seen):
+        report.breaks.append(
+            Break(*orphan, 1, None, "missing", "a chain head exists but all its entries are gone")
+        )
+
+    for anchor in session.exec(select(DailyAnchor).order_by(DailyAnchor.business_date)).all():
+        report.anchors += 1
+        digest = anchor_digest(heads_upto(session, anchor.last_entry_id))
+        if digest != anchor.digest:
+            report.breaks.append(
+                Break(
+                    "anchor",
+                    anchor.business_date.isoformat(),
+                    None,
+                    None,
+                    "anchor_mismatch",
+                    "the chain heads no longer match the day's anchor",
+                )
+            )
+    report.breaks.sort(key=lambda b: b.kind == "anchor_mismatch")  # stable: chain order first
+    return report

@@ -1,0 +1,1 @@
+"""Shared ground: settings, database, clock, errors and identity. Imports nothing else of postloan."""

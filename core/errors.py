@@ -1,0 +1,70 @@
+"""Domain error base. Every error carries a machine-readable code, a message and its context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PostloanError(Exception):
+    """Base of every domain error; `api/errors.py` maps subclasses to HTTP in one place."""
+
+    code = "postloan_error"
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "context": _jsonable(self.context)}
+
+
+class NotFoundError(PostloanError):
+    code = "not_found"
+
+
+class ConflictError(PostloanError):
+    """The row changed under us (version mismatch) or is locked by a concurrent transaction."""
+
+    code = "conflict"
+
+
+class TransitionNotAllowedError(PostloanError):
+    """An event the machine does not allow from the current state (never a silent no-op)."""
+
+    code = "transition_not_allowed"
+
+
+class RuleViolationError(PostloanError):
+    """A guard or validator refused the change, saying why."""
+
+    code = "rule_violation"
+
+
+class ValidationError(PostloanError):
+    """Input is malformed; `errors` lists every problem found."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None, **context: Any):
+        super().__init__(message, **context)
+        self.errors = errors or []
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["errors"] = _jsonable(self.errors)
+        return data
+
+
+class PermissionDeniedError(PostloanError):
+    code = "permission_denied"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

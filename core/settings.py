@@ -1,0 +1,69 @@
+"""Settings (pydantic-settings, environment `POSTLOAN_*`). Imports nothing else of postloan.
+
+Every number that comes from regulation or bank policy lives here with its documented default.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POSTLOAN_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/postloan.db",
+        description="SQLAlchemy URL of the app database (SQLite file by default, Postgres in production).",
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="The bank's business time zone.")
+    default_currency: str = "CNY"
+    secret_key: str = Field(
+        default="change-me-in-production",
+        description="Signs session cookies and tokens. Must be set in production.",
+    )
+
+    # 五级分类 floors by days past due (商业银行金融资产风险分类办法 2023).
+    classification_grace_days: int = Field(
+        default=7, description="Technical/operational overdue grace before 关注 is forced."
+    )
+    substandard_after_days: int = Field(default=90, description=">N days past due → at least 次级.")
+    doubtful_after_days: int = Field(default=270, description=">N days past due → at least 可疑.")
+    loss_after_days: int = Field(default=360, description=">N days past due → 损失.")
+    contagion_npl_share: str = Field(
+        default="0.10",
+        description="Non-retail borrower: NPL share of its claims above this → all claims 不良 (第七条).",
+    )
+    restructure_observation_min_periods: int = Field(
+        default=2, description="Restructured asset: consecutive repayment periods to observe."
+    )
+    restructure_observation_min_months: int = Field(
+        default=12, description="Restructured asset: minimum observation period in months."
+    )
+    restructure_again_floor_doubtful: bool = Field(
+        default=True,
+        description="Restructured again during observation → at least 可疑 (consultation draft).",
+    )
+    extension_notice_days: int = Field(
+        default=30, description="Extension must be applied for at least N days before maturity."
+    )
+    # 展期期限 (贷款通则 第十二条): short-term ≤ original term; medium ≤ half; long ≤ 3 years.
+    short_term_max_months: int = Field(
+        default=12, description="Loans up to N months are short-term."
+    )
+    medium_term_max_months: int = Field(
+        default=60, description="Loans up to N months are medium-term."
+    )
+    long_term_extension_max_months: int = Field(default=36, description="Long-term: extension cap.")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,70 @@
+"""Days past due, arrears and restructuring observation facts, computed from installments as of a
+date (pure functions; the daily sweep does the same set-based in SQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+
+class InstallmentLike(Protocol):
+    due_date: date
+    principal_due_cents: int
+    interest_due_cents: int
+    principal_paid_cents: int
+    interest_paid_cents: int
+    paid_off_on: date | None
+
+
+def _paid_off_by(inst: InstallmentLike, on: date) -> bool:
+    return inst.paid_off_on is not None and inst.paid_off_on <= on
+
+
+def days_past_due(installments: Iterable[InstallmentLike], on: date) -> int:
+    """Days since the oldest installment that was due before `on` and not paid off by `on`.
+
+    Extensions add or re-spread only future installments, so an extension never resets this
+    (分类办法: overdue days count on after an extension).
+    """
+    unpaid = [i.due_date for i in installments if i.due_date < on and not _paid_off_by(i, on)]
+    return (on - min(unpaid)).days if unpaid else 0
+
+
+def outstanding_cents(installments: Iterable[InstallmentLike]) -> int:
+    return sum(
+        (i.principal_due_cents - i.principal_paid_cents)
+        + (i.interest_due_cents - i.interest_paid_cents)
+        for i in installments
+    )
+
+
+def outstanding_principal_cents(installments: Iterable[InstallmentLike]) -> int:
+    return sum(i.principal_due_cents - i.principal_paid_cents for i in installments)
+
+
+@dataclass(frozen=True)
+class Observation:
+    start: date | None  # first repayment date after the change, or the last missed date
+    on_time_periods: int  # consecutive periods paid in full and on time since `start`
+
+
+def restructuring_observation(
+    installments: Iterable[InstallmentLike], restructured_on: date, on: date
+) -> Observation:
+    """Observation period of a restructured asset (分类办法 第十九条): it starts at the first
+    repayment date after the change and restarts from any missed repayment date."""
+    after = sorted(
+        (i for i in installments if i.due_date > restructured_on), key=lambda i: i.due_date
+    )
+    start = after[0].due_date if after else None
+    count = 0
+    for inst in after:
+        if inst.due_date > on:
+            break
+        if inst.paid_off_on is not None and inst.paid_off_on <= inst.due_date:
+            count += 1
+        else:
+            start, count = inst.due_date, 0
+    return Observation(start, count)

@@ -1,0 +1,169 @@
+"""Tables of the loan book. Amounts are integers in cents (分); rates are Decimal fractions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from statemachines.enums import LoanState, RiskClass
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BorrowerKind(StrEnum):
+    corporate = "corporate"  # 对公
+    individual = "individual"  # 个人 (retail)
+
+
+class CollateralKind(StrEnum):
+    guarantee = "guarantee"  # 保证
+    mortgage = "mortgage"  # 抵押
+    pledge = "pledge"  # 质押
+
+
+class ExtensionStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    applied = "applied"
+
+
+_LOAN_VERSION = Column("version", Integer, nullable=False)
+
+
+class Borrower(SQLModel, table=True):
+    __tablename__ = "borrowers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_no: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
+    name: str = Field(max_length=200)
+    kind: BorrowerKind = Field(sa_column=Column(String(20), nullable=False))
+    is_key_client: bool = False  # 重点客户 (002: amount, risk, difficulty)
+    org_unit_id: int = Field(foreign_key="org_units.id", index=True)
+    industry: str | None = Field(default=None, max_length=100)
+
+
+class Loan(SQLModel, table=True):
+    __tablename__ = "loans"
+    # Optimistic lock: every UPDATE checks and bumps `version` (a stale writer gets StaleDataError).
+    __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": _LOAN_VERSION}
+
+    id: int | None = Field(default=None, primary_key=True)
+    loan_no: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    borrower_id: int = Field(foreign_key="borrowers.id", index=True)
+    product: str = Field(sa_column=Column(String(40), nullable=False, index=True))
+    branch_id: int = Field(foreign_key="org_units.id", index=True)
+    account_manager_id: int = Field(foreign_key="users.id", index=True)  # 主办客户经理
+    assistant_manager_id: int | None = Field(default=None, foreign_key="users.id")  # 协办
+    risk_manager_id: int | None = Field(default=None, foreign_key="users.id")  # 风险经理
+    principal_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    annual_rate: Decimal = Field(sa_column=Column(Numeric(9, 6, asdecimal=True), nullable=False))
+    currency: str = Field(default="CNY", max_length=3)
+    disbursement_date: date = Field(sa_column=Column(Date, nullable=False))
+    maturity_date: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    original_maturity_date: date = Field(sa_column=Column(Date, nullable=False))
+    repayment_method: str = Field(sa_column=Column(String(32), nullable=False))
+    state: LoanState = Field(
+        default=LoanState.normal, sa_column=Column(String(20), nullable=False, index=True)
+    )
+    risk_class: RiskClass = Field(
+        default=RiskClass.pass_, sa_column=Column(String(20), nullable=False, index=True)
+    )
+    days_past_due: int = 0  # maintained by the daily sweep; rules recompute it from installments
+    handed_over: bool = False  # 移交资产处置
+    # Restructuring (分类办法 第十七–二十条): set when an extension is granted for financial difficulty.
+    restructured_on: date | None = Field(default=None, sa_column=Column(Date))
+    class_before_restructure: RiskClass | None = Field(default=None, sa_column=Column(String(20)))
+    version: int = Field(default=1, sa_column=_LOAN_VERSION)
+    created_at: datetime = Field(
+        default_factory=_utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class Installment(SQLModel, table=True):
+    __tablename__ = "installments"
+    __table_args__ = (UniqueConstraint("loan_id", "seq_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: int = Field(foreign_key="loans.id", index=True)
+    seq_no: int
+    due_date: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    principal_due_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    interest_due_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    principal_paid_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    interest_paid_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    paid_off_on: date | None = Field(default=None, sa_column=Column(Date))
+
+    @property
+    def outstanding_cents(self) -> int:
+        return (self.principal_due_cents - self.principal_paid_cents) + (
+            self.interest_due_cents - self.interest_paid_cents
+        )
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The bank's transaction reference: re-importing the same file never double-counts.
+    payment_ref: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    loan_id: int = Field(foreign_key="loans.id", index=True)
+    value_date: date = Field(sa_column=Column(Date, nullable=False))
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    interest_applied_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    principal_applied_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    unapplied_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    allocated: bool = False
+    source: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(
+        default_factory=_utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class Collateral(SQLModel, table=True):
+    """担保/抵押/质押: a guarantor or a pledged/mortgaged asset securing a loan."""
+
+    __tablename__ = "collaterals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: int = Field(foreign_key="loans.id", index=True)
+    kind: CollateralKind = Field(sa_column=Column(String(20), nullable=False))
+    description: str = Field(max_length=400)
+    guarantor_name: str | None = Field(default=None, max_length=200)
+    value_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    released_on: date | None = Field(default=None, sa_column=Column(Date))
+
+
+class ExtensionRequest(SQLModel, table=True):
+    """展期申请. The approval chain (a later issue) moves it; the lifecycle applies an approved one."""
+
+    __tablename__ = "extension_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: int = Field(foreign_key="loans.id", index=True)
+    requested_by: str = Field(max_length=64)
+    requested_on: date = Field(sa_column=Column(Date, nullable=False))
+    new_maturity_date: date = Field(sa_column=Column(Date, nullable=False))
+    reason: str = Field(max_length=1000)
+    financial_difficulty: bool = False  # granted because of difficulty → restructured asset
+    status: ExtensionStatus = Field(
+        default=ExtensionStatus.pending, sa_column=Column(String(20), nullable=False)
+    )
+    approved_by: str | None = Field(default=None, max_length=64)
+    decided_on: date | None = Field(default=None, sa_column=Column(Date))

@@ -1,0 +1,9 @@
+"""Every table's metadata, for Alembic autogenerate and the schema check test."""
+
+from sqlmodel import SQLModel
+
+import audit.journal  # noqa: F401
+import core.identity  # noqa: F401
+import loans.models  # noqa: F401
+
+metadata = SQLModel.metadata

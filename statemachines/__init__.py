@@ -1,0 +1,1 @@
+"""The machines (python-statemachine, strict). Imports no DB, HTTP, Prefect or templating library."""

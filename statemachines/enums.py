@@ -1,0 +1,73 @@
+"""Stored state values (str enums: the DB holds their values)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LoanState(StrEnum):
+    normal = "normal"  # 正常
+    watched = "watched"  # 关注 (watch list)
+    overdue = "overdue"  # 逾期
+    extended = "extended"  # 展期
+    non_performing = "non_performing"  # 不良
+    written_off = "written_off"  # 核销
+    settled = "settled"  # 结清
+
+    @property
+    def label_zh(self) -> str:
+        return _LOAN_STATE_ZH[self]
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (LoanState.written_off, LoanState.settled)
+
+
+_LOAN_STATE_ZH = {
+    LoanState.normal: "正常",
+    LoanState.watched: "关注",
+    LoanState.overdue: "逾期",
+    LoanState.extended: "展期",
+    LoanState.non_performing: "不良",
+    LoanState.written_off: "核销",
+    LoanState.settled: "结清",
+}
+
+
+class RiskClass(StrEnum):
+    """五级分类, ordered best → worst; `rank` compares them."""
+
+    pass_ = "pass"  # 正常
+    special_mention = "special_mention"  # 关注
+    substandard = "substandard"  # 次级
+    doubtful = "doubtful"  # 可疑
+    loss = "loss"  # 损失
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def is_npl(self) -> bool:
+        """次级/可疑/损失 are non-performing (不良)."""
+        return self.rank >= RiskClass.substandard.rank
+
+    @property
+    def label_zh(self) -> str:
+        return _CLASS_ZH[self]
+
+    def worse_of(self, other: RiskClass) -> RiskClass:
+        return self if self.rank >= other.rank else other
+
+    def is_better_than(self, other: RiskClass) -> bool:
+        return self.rank < other.rank
+
+
+_RANK = {c: i for i, c in enumerate(RiskClass)}
+_CLASS_ZH = {
+    RiskClass.pass_: "正常",
+    RiskClass.special_mention: "关注",
+    RiskClass.substandard: "次级",
+    RiskClass.doubtful: "可疑",
+    RiskClass.loss: "损失",
+}

@@ -1,0 +1,163 @@
+"""LoanLifecycle: a loan from disbursement to settlement or write-off (DOMAIN §2).
+
+The class body is the transition table; validators (`check_*`) raise a domain error saying why.
+Facts the guards need arrive as a `LoanFacts` keyword argument on each event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from statemachine import State
+
+from core.errors import RuleViolationError
+from statemachines.base import StrictMachine
+from statemachines.enums import LoanState, RiskClass
+
+
+@dataclass(frozen=True)
+class LoanFacts:
+    """What the guards look at, gathered by the caller inside the locking transaction."""
+
+    risk_class: RiskClass = RiskClass.pass_
+    days_past_due: int = 0
+    outstanding_cents: int = 0
+    approved_extension: bool = False  # an approved, not yet applied extension request exists
+    approved_by: str | None = None  # approver of the decision behind this event (committee, head)
+    requested_by: str | None = None  # who asked for it (four eyes: approver must differ)
+
+
+class LoanLifecycle(StrictMachine):
+    # 核销 is terminal but still records recoveries (a self-transition), so it cannot be `final`.
+    validate_final_reachability = False
+    facts_type = LoanFacts
+
+    normal = State("正常 normal", value=LoanState.normal, initial=True)
+    watched = State("关注 watched", value=LoanState.watched)
+    overdue = State("逾期 overdue", value=LoanState.overdue)
+    extended = State("展期 extended", value=LoanState.extended)
+    non_performing = State("不良 non-performing", value=LoanState.non_performing)
+    written_off = State("核销 written off", value=LoanState.written_off)
+    settled = State("结清 settled", value=LoanState.settled, final=True)
+
+    # warning signal confirmed / classified 关注
+    flag_risk = normal.to(watched)
+    # back to the normal book once the class is 正常 again
+    clear_risk = watched.to(normal, validators="check_class_is_pass")
+    # an installment unpaid past its due date (daily sweep)
+    mark_overdue = (
+        normal.to(overdue, validators="check_past_due")
+        | watched.to(overdue, validators="check_past_due")
+        | extended.to(overdue, validators="check_past_due")
+    )
+    # arrears fully paid: back to watched if the class is 关注 or worse, else normal
+    # (a 不良 class leaves only through `reinstate`, which needs an approval)
+    _cure_checks = ["check_not_npl", "check_no_arrears"]
+    cure = overdue.to(watched, cond="is_watch_class", validators=_cure_checks) | overdue.to(
+        normal, validators=_cure_checks
+    )
+    # 展期: only from a performing loan, only with an approved extension request
+    approve_extension = normal.to(extended, validators="check_extension_approved") | watched.to(
+        extended, validators="check_extension_approved"
+    )
+    # classified 次级/可疑/损失 (normal too: contagion, 分类办法 第七条)
+    classify_npl = (
+        overdue.to(non_performing, validators="check_class_is_npl")
+        | extended.to(non_performing, validators="check_class_is_npl")
+        | watched.to(non_performing, validators="check_class_is_npl")
+        | normal.to(non_performing, validators="check_class_is_npl")
+    )
+    # handover to the asset disposal unit: state stays, owner changes (recorded event)
+    hand_over = non_performing.to.itself(validators="check_approved")
+    # upgrade out of 不良: arrears cleared, class raised by the approval chain
+    reinstate = non_performing.to(
+        watched, cond="is_watch_class", validators="check_reinstatement"
+    ) | non_performing.to(normal, validators="check_reinstatement")
+    # 核销: only class 损失, committee approval (001: 损失类贷款应按照程序及时核销)
+    write_off = non_performing.to(written_off, validators=["check_class_is_loss", "check_approved"])
+    # paid in full from any open state
+    settle = (
+        normal.to(settled, validators="check_nothing_outstanding")
+        | watched.to(settled, validators="check_nothing_outstanding")
+        | overdue.to(settled, validators="check_nothing_outstanding")
+        | extended.to(settled, validators="check_nothing_outstanding")
+        | non_performing.to(settled, validators="check_nothing_outstanding")
+    )
+    # the debt is still pursued after write-off
+    record_recovery = written_off.to.itself()
+
+    # -- guards (bool) --------------------------------------------------------------------------
+    def is_watch_class(self, facts: LoanFacts) -> bool:
+        return facts.risk_class != RiskClass.pass_
+
+    # -- validators (raise, saying why) ---------------------------------------------------------
+    def check_class_is_pass(self, facts: LoanFacts) -> None:
+        if facts.risk_class != RiskClass.pass_:
+            raise RuleViolationError(
+                f"the loan is still classified {facts.risk_class.label_zh}; reclassify it 正常 first",
+                risk_class=facts.risk_class,
+            )
+
+    def check_not_npl(self, facts: LoanFacts) -> None:
+        if facts.risk_class.is_npl:
+            raise RuleViolationError(
+                f"the loan is classified {facts.risk_class.label_zh} (不良): it leaves 不良 only "
+                "through an approved reinstatement",
+                risk_class=facts.risk_class,
+            )
+
+    def check_no_arrears(self, facts: LoanFacts) -> None:
+        if facts.days_past_due > 0:
+            raise RuleViolationError(
+                f"arrears are not cleared ({facts.days_past_due} days past due)",
+                days_past_due=facts.days_past_due,
+            )
+
+    def check_past_due(self, facts: LoanFacts) -> None:
+        if facts.days_past_due <= 0:
+            raise RuleViolationError("no installment is past due")
+
+    def check_extension_approved(self, facts: LoanFacts) -> None:
+        if not facts.approved_extension:
+            raise RuleViolationError("no approved extension request (展期申请) for this loan")
+
+    def check_class_is_npl(self, facts: LoanFacts) -> None:
+        if not facts.risk_class.is_npl:
+            raise RuleViolationError(
+                f"class {facts.risk_class.label_zh} is not non-performing (次级/可疑/损失)",
+                risk_class=facts.risk_class,
+            )
+
+    def check_class_is_loss(self, facts: LoanFacts) -> None:
+        if facts.risk_class != RiskClass.loss:
+            raise RuleViolationError(
+                f"write-off needs class 损失, the loan is {facts.risk_class.label_zh}",
+                risk_class=facts.risk_class,
+            )
+
+    def check_approved(self, facts: LoanFacts) -> None:
+        if not facts.approved_by:
+            raise RuleViolationError("this event needs an approver (approved_by)")
+        if not facts.requested_by:
+            raise RuleViolationError("this event needs the requester on record (requested_by)")
+        if facts.approved_by == facts.requested_by:
+            raise RuleViolationError(
+                "four eyes: the approver must differ from the requester",
+                approved_by=facts.approved_by,
+            )
+
+    def check_reinstatement(self, facts: LoanFacts) -> None:
+        self.check_no_arrears(facts)
+        if facts.risk_class.is_npl:
+            raise RuleViolationError(
+                f"the class is still {facts.risk_class.label_zh}; upgrade it through the approval chain first",
+                risk_class=facts.risk_class,
+            )
+        self.check_approved(facts)
+
+    def check_nothing_outstanding(self, facts: LoanFacts) -> None:
+        if facts.outstanding_cents > 0:
+            raise RuleViolationError(
+                f"{facts.outstanding_cents / 100:.2f} is still outstanding",
+                outstanding_cents=facts.outstanding_cents,
+            )

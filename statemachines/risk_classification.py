@@ -1,0 +1,112 @@
+"""RiskClassification: the five-tier class (五级分类) of one loan (DOMAIN §3).
+
+Every class can move to every other, but never better than the regulatory floor, and an upgrade
+(to a better class) always needs an approver who is not the proposer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from statemachine import State
+
+from core.errors import RuleViolationError
+from statemachines.base import StrictMachine
+from statemachines.enums import RiskClass
+
+
+class ClassBelowFloorError(RuleViolationError):
+    code = "class_below_floor"
+
+
+class UpgradeNotApprovedError(RuleViolationError):
+    code = "upgrade_not_approved"
+
+
+@dataclass(frozen=True)
+class ClassificationFacts:
+    floor: RiskClass = RiskClass.pass_  # best class the rules allow on the business date
+    floor_reasons: tuple[str, ...] = ()  # rule codes that set the floor, for the error and journal
+    proposed_by: str | None = None
+    approved_by: str | None = None
+
+
+_CLASSES = list(RiskClass)
+
+
+class RiskClassification(StrictMachine):
+    facts_type = ClassificationFacts
+
+    pass_ = State("正常 pass", value=RiskClass.pass_, initial=True)
+    special_mention = State("关注 special mention", value=RiskClass.special_mention)
+    substandard = State("次级 substandard", value=RiskClass.substandard)
+    doubtful = State("可疑 doubtful", value=RiskClass.doubtful)
+    loss = State("损失 loss", value=RiskClass.loss)
+
+    _checks = ["check_floor", "check_upgrade_approved"]
+    classify_pass = (
+        special_mention.to(pass_, validators=_checks)
+        | substandard.to(pass_, validators=_checks)
+        | doubtful.to(pass_, validators=_checks)
+        | loss.to(pass_, validators=_checks)
+    )
+    classify_special_mention = (
+        pass_.to(special_mention, validators=_checks)
+        | substandard.to(special_mention, validators=_checks)
+        | doubtful.to(special_mention, validators=_checks)
+        | loss.to(special_mention, validators=_checks)
+    )
+    classify_substandard = (
+        pass_.to(substandard, validators=_checks)
+        | special_mention.to(substandard, validators=_checks)
+        | doubtful.to(substandard, validators=_checks)
+        | loss.to(substandard, validators=_checks)
+    )
+    classify_doubtful = (
+        pass_.to(doubtful, validators=_checks)
+        | special_mention.to(doubtful, validators=_checks)
+        | substandard.to(doubtful, validators=_checks)
+        | loss.to(doubtful, validators=_checks)
+    )
+    classify_loss = (
+        pass_.to(loss, validators=_checks)
+        | special_mention.to(loss, validators=_checks)
+        | substandard.to(loss, validators=_checks)
+        | doubtful.to(loss, validators=_checks)
+    )
+
+    def check_floor(self, facts: ClassificationFacts, target: State) -> None:
+        wanted = RiskClass(target.value)
+        if wanted.is_better_than(facts.floor):
+            raise ClassBelowFloorError(
+                f"cannot classify {wanted.label_zh}: the regulatory floor is {facts.floor.label_zh}"
+                + (f" ({', '.join(facts.floor_reasons)})" if facts.floor_reasons else ""),
+                wanted=wanted,
+                floor=facts.floor,
+                reasons=list(facts.floor_reasons),
+            )
+
+    def check_upgrade_approved(
+        self, facts: ClassificationFacts, source: State, target: State
+    ) -> None:
+        if not RiskClass(target.value).is_better_than(RiskClass(source.value)):
+            return  # downgrades are proposed automatically; the chain confirms them
+        if not facts.approved_by:
+            raise UpgradeNotApprovedError(
+                "an upgrade needs an approval (approved_by); upgrades are never automatic"
+            )
+        if not facts.proposed_by:
+            raise UpgradeNotApprovedError(
+                "an upgrade needs its proposer on record (proposed_by) for the four-eyes check"
+            )
+        if facts.approved_by == facts.proposed_by:
+            raise UpgradeNotApprovedError(
+                "four eyes: the approver of an upgrade must differ from the proposer",
+                approved_by=facts.approved_by,
+            )
+
+
+def event_for(target: RiskClass | str) -> str:
+    """The event that moves the machine to `target`."""
+    target = RiskClass(target)
+    return "classify_" + ("pass" if target is RiskClass.pass_ else target.value)

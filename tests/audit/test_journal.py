@@ -1,0 +1,127 @@
+"""The journal: per-aggregate hash chains, heads, daily anchors and tamper detection."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from audit import journal
+from audit.verify import verify_journal
+
+NOW = datetime(2026, 3, 2, 1, 30, 15, 123456, tzinfo=UTC)
+
+
+def _append(session: Session, agg: str, n: int, day: date = date(2026, 3, 2)) -> list[int]:
+    ids = []
+    for k in range(n):
+        e = journal.append(
+            session,
+            aggregate_type="loan",
+            aggregate_id=agg,
+            machine="m",
+            event=f"e{k}",
+            from_state=f"s{k}",
+            to_state=f"s{k + 1}",
+            actor="u:王",
+            now=NOW,
+            business_date=day,
+            reason="原因 reason",
+            payload={"金额": 100, "when": date(2026, 1, 31), "nested": {"b": [1, 2]}},
+        )
+        ids.append(e.id or 0)
+    session.commit()
+    return ids
+
+
+def _verify(engine) -> object:
+    with Session(engine) as s:
+        return verify_journal(s)
+
+
+def test_append_links_chain_per_aggregate_and_verifies(session, engine):
+    _append(session, "A", 3)
+    _append(session, "B", 2)
+    chain_a = journal.chain(session, "loan", "A")
+    assert [e.chain_seq for e in chain_a] == [1, 2, 3]
+    assert chain_a[0].prev_hash == journal.GENESIS
+    assert all(b.prev_hash == a.hash for a, b in zip(chain_a, chain_a[1:], strict=False))
+    report = _verify(engine)
+    assert report.ok, [b.describe() for b in report.breaks]
+    assert (report.chains, report.entries) == (2, 5)
+
+
+def test_verify_altered_payload_names_that_entry(session, engine):
+    ids = _append(session, "A", 3)
+    session.exec(text("UPDATE journal SET reason = 'edited' WHERE id = :i").bindparams(i=ids[1]))
+    session.commit()
+    report = _verify(engine)
+    first = report.first_break
+    assert first is not None
+    assert (first.aggregate_id, first.chain_seq, first.entry_id, first.kind) == (
+        "A",
+        2,
+        ids[1],
+        "altered",
+    )
+    assert "loan/A entry #2" in first.describe()
+
+
+def test_verify_rehashed_entry_breaks_next_link(session, engine):
+    """A forger who recomputes the altered entry's hash still breaks the following link."""
+    ids = _append(session, "A", 3)
+    entry = session.get(journal.JournalEntry, ids[0])
+    entry.actor = "u:forger"
+    entry.hash = journal.entry_hash(entry)
+    session.add(entry)
+    session.commit()
+    first = _verify(engine).first_break
+    assert (first.chain_seq, first.kind) == (2, "relinked")
+
+
+def test_verify_deleted_middle_entry_reports_missing(session, engine):
+    ids = _append(session, "A", 3)
+    session.exec(text("DELETE FROM journal WHERE id = :i").bindparams(i=ids[1]))
+    session.commit()
+    first = _verify(engine).first_break
+    assert (first.chain_seq, first.kind) == (2, "missing")
+
+
+def test_verify_deleted_tail_entry_caught_by_head(session, engine):
+    ids = _append(session, "A", 3)
+    session.exec(text("DELETE FROM journal WHERE id = :i").bindparams(i=ids[2]))
+    session.commit()
+    first = _verify(engine).first_break
+    assert (first.chain_seq, first.kind) == (3, "missing")
+
+
+def test_verify_deleted_tail_and_head_rewritten_caught_by_anchor(session, engine):
+    ids = _append(session, "A", 3)
+    journal.anchor_day(session, date(2026, 3, 2), now=NOW)
+    session.commit()
+    second = session.get(journal.JournalEntry, ids[1])
+    session.exec(text("DELETE FROM journal WHERE id = :i").bindparams(i=ids[2]))
+    session.exec(
+        text("UPDATE journal_heads SET chain_seq = 2, hash = :h").bindparams(h=second.hash)
+    )
+    session.commit()
+    report = _verify(engine)
+    assert [b.kind for b in report.breaks] == ["anchor_mismatch"]
+    assert report.breaks[0].aggregate_id == "2026-03-02"
+
+
+def test_anchor_later_entries_do_not_disturb_earlier_anchor(session, engine):
+    _append(session, "A", 2)
+    journal.anchor_day(session, date(2026, 3, 2), now=NOW)
+    session.commit()
+    _append(session, "A", 2, day=date(2026, 3, 1))  # even back-dated
+    report = _verify(engine)
+    assert report.ok and report.anchors == 1
+
+
+def test_verify_head_without_entries_reports_missing(session, engine):
+    _append(session, "A", 1)
+    session.exec(text("DELETE FROM journal"))
+    session.commit()
+    assert _verify(engine).first_break.kind == "missing"

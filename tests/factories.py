@@ -1,0 +1,66 @@
+"""Small builders for tests: a borrower and a loan with a generated schedule, journaled."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import Session
+
+from core.clock import FixedClock
+from loans.book import LoanTerms, open_loan
+from loans.demo import DemoOrg
+from loans.models import Borrower, BorrowerKind, Loan
+from loans.schedule import RepaymentMethod, add_months
+
+
+def make_borrower(
+    session: Session,
+    org: DemoOrg,
+    customer_no: str = "C1",
+    kind: BorrowerKind = BorrowerKind.corporate,
+    branch: str = "BJ01",
+) -> Borrower:
+    borrower = Borrower(
+        customer_no=customer_no,
+        name=f"客户{customer_no}",
+        kind=kind,
+        org_unit_id=org.units[branch].id or 0,
+    )
+    session.add(borrower)
+    session.flush()
+    return borrower
+
+
+def make_loan(
+    session: Session,
+    org: DemoOrg,
+    clock: FixedClock,
+    loan_no: str = "L1",
+    *,
+    borrower: Borrower | None = None,
+    principal_cents: int = 120_000_00,
+    disbursed: date = date(2025, 1, 15),
+    months: int = 12,
+    method: RepaymentMethod = RepaymentMethod.equal_installment,
+    branch: str = "BJ01",
+    manager: str = "am_bj1",
+    commit: bool = True,
+) -> Loan:
+    borrower = borrower or make_borrower(session, org, f"C-{loan_no}", branch=branch)
+    terms = LoanTerms(
+        loan_no=loan_no,
+        borrower_id=borrower.id or 0,
+        product="working_capital",
+        branch_id=org.units[branch].id or 0,
+        account_manager_id=org.users[manager].id or 0,
+        principal_cents=principal_cents,
+        annual_rate=Decimal("0.0435"),
+        disbursement_date=disbursed,
+        maturity_date=add_months(disbursed, months),
+        repayment_method=method,
+    )
+    loan = open_loan(session, terms, actor="u:am_bj1", now=clock.now(), business_date=disbursed)
+    if commit:
+        session.commit()
+    return loan
