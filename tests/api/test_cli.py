@@ -1,0 +1,83 @@
+"""The `postloan` CLI as a person runs it: messages and exit codes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from api.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+@pytest.fixture
+def seeded(engine):
+    result = run("demo", "seed", "--loans", "12", "--today", "2026-11-23")
+    assert result.exit_code == 0, result.output
+    return engine
+
+
+def test_db_upgrade_at_head(engine):
+    result = run("db", "upgrade")
+    assert result.exit_code == 0 and "database at head" in result.output
+
+
+def test_demo_seed_twice_refused_unless_if_empty(seeded):
+    again = run("demo", "seed")
+    assert again.exit_code == 1 and "already has data" in again.output
+    assert run("demo", "seed", "--if-empty").exit_code == 0
+
+
+def test_loan_show_unknown_exit_1_names_loan(seeded):
+    result = run("loan", "show", "NOPE")
+    assert result.exit_code == 1 and "no loan 'NOPE'" in result.output
+
+
+def test_audit_verify_intact_then_tampered_names_entry(seeded):
+    ok = run("audit", "verify")
+    assert ok.exit_code == 0 and "journal intact" in ok.output
+    with seeded.begin() as conn:
+        victim = conn.execute(text(
+            "SELECT aggregate_id, chain_seq, id FROM journal WHERE chain_seq = 2 ORDER BY id LIMIT 1"
+        )).one()
+        conn.execute(text("UPDATE journal SET actor = 'u:nobody' WHERE id = :i"), {"i": victim.id})
+    bad = run("audit", "verify")
+    assert bad.exit_code == 1
+    assert f"loan/{victim.aggregate_id} entry #2 (journal id {victim.id}): altered" in bad.output
+
+
+def test_audit_replay_matches_and_as_of(seeded):
+    with seeded.connect() as conn:
+        loan_no = conn.execute(text("SELECT loan_no FROM loans ORDER BY loan_no LIMIT 1")).scalar()
+        opened = conn.execute(text("SELECT disbursement_date FROM loans WHERE loan_no = :n"),
+                              {"n": loan_no}).scalar()
+    now = run("audit", "replay", loan_no)
+    assert now.exit_code == 0 and "matches the stored state" in now.output
+    before = run("audit", "replay", loan_no, "--as-of", "2000-01-01")
+    assert before.exit_code == 0 and "lifecycle —" in before.output
+    at_open = run("audit", "replay", loan_no, "--as-of", str(opened))
+    assert "lifecycle normal, class pass" in at_open.output
+
+
+def test_audit_replay_stored_state_drifted_exit_1(seeded):
+    with seeded.begin() as conn:
+        loan_no = conn.execute(text("SELECT loan_no FROM loans WHERE state = 'normal' LIMIT 1")).scalar()
+        conn.execute(text("UPDATE loans SET state = 'settled' WHERE loan_no = :n"), {"n": loan_no})
+    result = run("audit", "replay", loan_no)
+    assert result.exit_code == 1 and "does NOT match the stored state" in result.output
+
+
+def test_audit_anchor_twice_refused(seeded):
+    assert run("audit", "anchor", "--on", "2026-11-23").exit_code == 0
+    again = run("audit", "anchor", "--on", "2026-11-23")
+    assert again.exit_code == 1 and "already anchored" in again.output
+
+
+def test_bad_date_option_usage_error(seeded):
+    result = run("audit", "replay", "X", "--as-of", "23/11/2026")
+    assert result.exit_code == 2
