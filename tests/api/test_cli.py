@@ -42,9 +42,11 @@ def test_audit_verify_intact_then_tampered_names_entry(seeded):
     ok = run("audit", "verify")
     assert ok.exit_code == 0 and "journal intact" in ok.output
     with seeded.begin() as conn:
-        victim = conn.execute(text(
-            "SELECT aggregate_id, chain_seq, id FROM journal WHERE chain_seq = 2 ORDER BY id LIMIT 1"
-        )).one()
+        victim = conn.execute(
+            text(
+                "SELECT aggregate_id, chain_seq, id FROM journal WHERE chain_seq = 2 ORDER BY id LIMIT 1"
+            )
+        ).one()
         conn.execute(text("UPDATE journal SET actor = 'u:nobody' WHERE id = :i"), {"i": victim.id})
     bad = run("audit", "verify")
     assert bad.exit_code == 1
@@ -54,8 +56,9 @@ def test_audit_verify_intact_then_tampered_names_entry(seeded):
 def test_audit_replay_matches_and_as_of(seeded):
     with seeded.connect() as conn:
         loan_no = conn.execute(text("SELECT loan_no FROM loans ORDER BY loan_no LIMIT 1")).scalar()
-        opened = conn.execute(text("SELECT disbursement_date FROM loans WHERE loan_no = :n"),
-                              {"n": loan_no}).scalar()
+        opened = conn.execute(
+            text("SELECT disbursement_date FROM loans WHERE loan_no = :n"), {"n": loan_no}
+        ).scalar()
     now = run("audit", "replay", loan_no)
     assert now.exit_code == 0 and "matches the stored state" in now.output
     before = run("audit", "replay", loan_no, "--as-of", "2000-01-01")
@@ -66,7 +69,9 @@ def test_audit_replay_matches_and_as_of(seeded):
 
 def test_audit_replay_stored_state_drifted_exit_1(seeded):
     with seeded.begin() as conn:
-        loan_no = conn.execute(text("SELECT loan_no FROM loans WHERE state = 'normal' LIMIT 1")).scalar()
+        loan_no = conn.execute(
+            text("SELECT loan_no FROM loans WHERE state = 'normal' LIMIT 1")
+        ).scalar()
         conn.execute(text("UPDATE loans SET state = 'settled' WHERE loan_no = :n"), {"n": loan_no})
     result = run("audit", "replay", loan_no)
     assert result.exit_code == 1 and "does NOT match the stored state" in result.output

@@ -28,10 +28,23 @@ from tests.factories import make_loan
 def client(engine, session, org, clock):
     make_loan(session, org, clock, "L1")
     make_loan(session, org, clock, "L2", branch="SH01", manager="am_sh1")
-    transition_loan(session, "L1", "mark_overdue", actor="system:test", now=clock.now(),
-                    business_date=date(2025, 2, 20))
-    reclassify_loan(session, "L1", RiskClass.special_mention, actor="system:test",
-                    now=clock.now(), business_date=date(2025, 3, 1), reason="overdue > 7 days")
+    transition_loan(
+        session,
+        "L1",
+        "mark_overdue",
+        actor="system:test",
+        now=clock.now(),
+        business_date=date(2025, 2, 20),
+    )
+    reclassify_loan(
+        session,
+        "L1",
+        RiskClass.special_mention,
+        actor="system:test",
+        now=clock.now(),
+        business_date=date(2025, 3, 1),
+        reason="overdue > 7 days",
+    )
     session.commit()
     fixed = FixedClock()
     fixed.set_date(date(2025, 3, 10))
