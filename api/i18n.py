@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from fastapi import Request
 
+from statemachines.enums import LoanState, RiskClass
+
 LABELS: dict[str, tuple[str, str]] = {
     "app": ("贷后管理", "Post-loan management"),
     "loans": ("贷款台账", "Loan book"),
@@ -63,3 +65,52 @@ def translator(lang: str) -> Callable[[str], str]:
         return LABELS[key][index] if key in LABELS else key
 
     return t
+
+
+EVENTS: dict[str, tuple[str, str]] = {
+    "open": ("开立", "opened"),
+    "mark_overdue": ("转入逾期", "marked overdue"),
+    "cure": ("逾期清偿", "arrears cured"),
+    "flag_risk": ("列入关注", "put on watch"),
+    "clear_risk": ("解除关注", "taken off watch"),
+    "approve_extension": ("展期生效", "extension applied"),
+    "classify_npl": ("转入不良", "moved to non-performing"),
+    "hand_over": ("移交资产处置", "handed to asset disposal"),
+    "reinstate": ("不良转回", "reinstated"),
+    "write_off": ("核销", "written off"),
+    "settle": ("结清", "settled"),
+    "record_recovery": ("核销后收回", "recovery recorded"),
+    "record_payment": ("还款入账", "payment recorded"),
+    "classify_pass": ("分类调整为正常", "classified pass"),
+    "classify_special_mention": ("分类调整为关注", "classified special mention"),
+    "classify_substandard": ("分类调整为次级", "classified substandard"),
+    "classify_doubtful": ("分类调整为可疑", "classified doubtful"),
+    "classify_loss": ("分类调整为损失", "classified loss"),
+}
+
+PRODUCTS: dict[str, tuple[str, str]] = {
+    "working_capital": ("流动资金贷款", "working capital"),
+    "fixed_asset": ("固定资产贷款", "fixed asset"),
+    "trade_finance": ("贸易融资", "trade finance"),
+    "mortgage": ("个人住房贷款", "mortgage"),
+    "car": ("汽车贷款", "car loan"),
+    "consumer": ("个人消费贷款", "consumer loan"),
+    "student": ("助学贷款", "student loan"),
+}
+
+
+def state_label(value: str | None, lang: str) -> str:
+    """A lifecycle state or a risk class, in the page language."""
+    if value is None:
+        return "∅"
+    for enum in (LoanState, RiskClass):
+        try:
+            member = enum(value)
+        except ValueError:
+            continue
+        return member.label_zh if lang != "en" else member.value.replace("_", " ")
+    return value
+
+
+def lookup(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
+    return table[key][1 if lang == "en" else 0] if key in table else key

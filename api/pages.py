@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import ClockDep, SessionDep, templates
-from api.i18n import language, translator
+from api.i18n import EVENTS, PRODUCTS, language, lookup, state_label, translator
 from loans.queries import list_loans, loan_detail, replay_loan
 from statemachines.enums import LoanState, RiskClass
 
@@ -29,6 +29,9 @@ def _render(request: Request, name: str, context: dict[str, Any]) -> Response:
             "LoanState": LoanState,
             "RiskClass": RiskClass,
             "yuan": lambda cents: f"{cents / 100:,.2f}",
+            "state_label": lambda value: state_label(value, lang),
+            "event_label": lambda value: lookup(EVENTS, value, lang),
+            "product_label": lambda value: lookup(PRODUCTS, value, lang),
         },
     )
     if request.query_params.get("lang"):

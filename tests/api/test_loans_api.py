@@ -117,7 +117,14 @@ def test_loans_page_chinese_first_english_on_request(client):
 def test_loan_page_timeline_as_of(client):
     page = client.get("/loans/L1", params={"as_of": "2025-02-25"})
     assert page.status_code == 200
-    assert "mark_overdue" in page.text and "classify_special_mention" not in page.text
+    assert (
+        "转入逾期" in page.text
+        and "正常 → 逾期" in page.text
+        and "五级分类</span> ∅ → 正常" in page.text
+    )
+    assert "classify_special_mention" not in page.text  # not yet on 2025-02-25
+    english = client.get("/loans/L1", params={"lang": "en"})
+    assert "marked overdue" in english.text and "normal → overdue" in english.text
 
 
 def test_loan_page_unknown_404_html(client):
