@@ -68,7 +68,7 @@ class LoanLifecycle(StrictMachine):
         | normal.to(non_performing, validators="check_class_is_npl")
     )
     # handover to the asset disposal unit: state stays, owner changes (recorded event)
-    hand_over = non_performing.to.itself(validators="check_approved")
+    hand_over = non_performing.to.itself(validators="check_approved")  # type: ignore[no-untyped-call]
     # upgrade out of 不良: arrears cleared, class raised by the approval chain
     reinstate = non_performing.to(
         watched, cond="is_watch_class", validators="check_reinstatement"
@@ -84,7 +84,7 @@ class LoanLifecycle(StrictMachine):
         | non_performing.to(settled, validators="check_nothing_outstanding")
     )
     # the debt is still pursued after write-off
-    record_recovery = written_off.to.itself()
+    record_recovery = written_off.to.itself()  # type: ignore[no-untyped-call]
 
     # -- guards (bool) --------------------------------------------------------------------------
     def is_watch_class(self, facts: LoanFacts) -> bool:
