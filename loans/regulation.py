@@ -76,47 +76,96 @@ class RuleBook:
         }
         grace, share = s.classification_grace_days, Decimal(s.contagion_npl_share)
 
-        def rule(code: str, floor: RiskClass | None, article: str, params: Mapping[str, object],
-                 zh: str, en: str) -> ClassificationRule:
+        def rule(
+            code: str,
+            floor: RiskClass | None,
+            article: str,
+            params: Mapping[str, object],
+            zh: str,
+            en: str,
+        ) -> ClassificationRule:
             return ClassificationRule(
-                code=code, floor=floor, source=SOURCE_2023, article=article,
-                effective_from=EFFECTIVE_2023, params=params, description_zh=zh, description_en=en,
+                code=code,
+                floor=floor,
+                source=SOURCE_2023,
+                article=article,
+                effective_from=EFFECTIVE_2023,
+                params=params,
+                description_zh=zh,
+                description_en=en,
             )
 
         rules = [
-            rule("dpd_grace_special_mention", RiskClass.special_mention, "第九条",
-                 {"days": grace},
-                 f"逾期超过{grace}天技术性宽限期，至少归为关注类",
-                 f"Overdue beyond the {grace}-day grace: at least special mention"),
-            rule("dpd_90_substandard", RiskClass.substandard, "第十条",
-                 {"days": s.substandard_after_days},
-                 f"逾期超过{s.substandard_after_days}天，至少归为次级类",
-                 f"More than {s.substandard_after_days} days past due: at least substandard"),
-            rule("dpd_270_doubtful", RiskClass.doubtful, "第十一条",
-                 {"days": s.doubtful_after_days},
-                 f"逾期超过{s.doubtful_after_days}天，至少归为可疑类",
-                 f"More than {s.doubtful_after_days} days past due: at least doubtful"),
-            rule("dpd_360_loss", RiskClass.loss, "第十二条", {"days": s.loss_after_days},
-                 f"逾期超过{s.loss_after_days}天，归为损失类",
-                 f"More than {s.loss_after_days} days past due: loss"),
-            rule("restructured_observation", RiskClass.special_mention, "第十九条", observation,
-                 "重组资产观察期内，重组前为正常或关注的，至少归为关注类",
-                 "Restructured, in observation, performing before: at least special mention"),
-            rule("restructured_npl_no_upgrade", None, "第十九条", observation,
-                 "重组资产观察期内，重组前为不良的，不得上调分类",
-                 "Restructured, in observation, non-performing before: not upgraded"),
+            rule(
+                "dpd_grace_special_mention",
+                RiskClass.special_mention,
+                "第九条",
+                {"days": grace},
+                f"逾期超过{grace}天技术性宽限期，至少归为关注类",
+                f"Overdue beyond the {grace}-day grace: at least special mention",
+            ),
+            rule(
+                "dpd_90_substandard",
+                RiskClass.substandard,
+                "第十条",
+                {"days": s.substandard_after_days},
+                f"逾期超过{s.substandard_after_days}天，至少归为次级类",
+                f"More than {s.substandard_after_days} days past due: at least substandard",
+            ),
+            rule(
+                "dpd_270_doubtful",
+                RiskClass.doubtful,
+                "第十一条",
+                {"days": s.doubtful_after_days},
+                f"逾期超过{s.doubtful_after_days}天，至少归为可疑类",
+                f"More than {s.doubtful_after_days} days past due: at least doubtful",
+            ),
+            rule(
+                "dpd_360_loss",
+                RiskClass.loss,
+                "第十二条",
+                {"days": s.loss_after_days},
+                f"逾期超过{s.loss_after_days}天，归为损失类",
+                f"More than {s.loss_after_days} days past due: loss",
+            ),
+            rule(
+                "restructured_observation",
+                RiskClass.special_mention,
+                "第十九条",
+                observation,
+                "重组资产观察期内，重组前为正常或关注的，至少归为关注类",
+                "Restructured, in observation, performing before: at least special mention",
+            ),
+            rule(
+                "restructured_npl_no_upgrade",
+                None,
+                "第十九条",
+                observation,
+                "重组资产观察期内，重组前为不良的，不得上调分类",
+                "Restructured, in observation, non-performing before: not upgraded",
+            ),
         ]
         # Consultation draft, kept switchable: restructured again in observation → at least 可疑.
         if s.restructure_again_floor_doubtful:
-            rules.append(rule(
-                "restructured_again_doubtful", RiskClass.doubtful, "第二十条", observation,
-                "观察期内再次重组的，至少归为可疑类",
-                "Restructured again during observation: at least doubtful"))
+            rules.append(
+                rule(
+                    "restructured_again_doubtful",
+                    RiskClass.doubtful,
+                    "第二十条",
+                    observation,
+                    "观察期内再次重组的，至少归为可疑类",
+                    "Restructured again during observation: at least doubtful",
+                )
+            )
         rules += [
-            rule("contagion_npl_share", RiskClass.substandard, "第七条",
-                 {"npl_share": share},
-                 f"非零售债务人在本行债权超过{share:.2%}分类为不良的，其全部债权归为不良",
-                 f"Non-retail borrower, more than {share:.2%} of its claims NPL: all of them NPL"),
+            rule(
+                "contagion_npl_share",
+                RiskClass.substandard,
+                "第七条",
+                {"npl_share": share},
+                f"非零售债务人在本行债权超过{share:.2%}分类为不良的，其全部债权归为不良",
+                f"Non-retail borrower, more than {share:.2%} of its claims NPL: all of them NPL",
+            ),
         ]
         return cls(tuple(rules))
 

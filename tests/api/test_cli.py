@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -86,3 +88,36 @@ def test_audit_anchor_twice_refused(seeded):
 def test_bad_date_option_usage_error(seeded):
     result = run("audit", "replay", "X", "--as-of", "23/11/2026")
     assert result.exit_code == 2
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def test_import_samples_then_reimport_payments_skips(seeded):
+    for kind in ("loans", "installments", "payments"):
+        result = run("import", kind, str(SAMPLES / f"{kind}.csv"))
+        assert result.exit_code == 0, result.output
+    again = run("import", "payments", str(SAMPLES / "payments.csv"))
+    assert again.exit_code == 0 and "0 created, 11 already present" in again.output
+
+
+def test_import_bad_file_lists_every_line_exit_1(seeded, tmp_path):
+    bad = tmp_path / "payments.csv"
+    bad.write_text(
+        "payment_ref,loan_no,value_date,amount\nX1,NOPE,2025-13-01,-5\nX2,NOPE,2025-03-01,1.001\n",
+        encoding="utf-8",
+    )
+    result = run("import", "payments", str(bad))
+    assert result.exit_code == 1
+    assert "payments.csv: 2 bad lines, nothing imported" in result.output
+    for fragment in (
+        "line 2 field loan_no: unknown loan 'NOPE'",
+        "line 2 field value_date: not a date",
+        "line 3 field amount: more than 2",
+    ):
+        assert fragment in result.output
+
+
+def test_import_unknown_kind_usage_error(seeded):
+    result = run("import", "nonsense", str(SAMPLES / "loans.csv"))
+    assert result.exit_code == 2 and "unknown import kind" in result.output

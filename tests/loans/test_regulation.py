@@ -126,10 +126,16 @@ def test_floor_without_rule_book_uses_get_settings() -> None:
         (_restructured(on_time_periods_since_start=2), date(2025, 7, 15), False),  # both met
         (_restructured(on_time_periods_since_start=12), date(2026, 1, 1), False),
         # month-end clamp: 2024-02-29 + 12 months = 2025-02-28
-        (_restructured(observation_start=date(2024, 2, 29), on_time_periods_since_start=2),
-         date(2025, 2, 27), True),
-        (_restructured(observation_start=date(2024, 2, 29), on_time_periods_since_start=2),
-         date(2025, 2, 28), False),
+        (
+            _restructured(observation_start=date(2024, 2, 29), on_time_periods_since_start=2),
+            date(2025, 2, 27),
+            True,
+        ),
+        (
+            _restructured(observation_start=date(2024, 2, 29), on_time_periods_since_start=2),
+            date(2025, 2, 28),
+            False,
+        ),
     ],
 )
 def test_in_observation_periods_and_months_decide_end(
@@ -231,13 +237,22 @@ def test_floor_contagion_custom_threshold_from_settings() -> None:
 @pytest.mark.parametrize(
     ("facts", "expected", "reasons"),
     [
-        (FloorFacts(days_past_due=8, borrower_npl_share=Decimal("0.5")), SS,
-         ("contagion_npl_share",)),
-        (FloorFacts(days_past_due=100, borrower_npl_share=Decimal("0.5")), SS,
-         ("dpd_90_substandard", "contagion_npl_share")),
+        (
+            FloorFacts(days_past_due=8, borrower_npl_share=Decimal("0.5")),
+            SS,
+            ("contagion_npl_share",),
+        ),
+        (
+            FloorFacts(days_past_due=100, borrower_npl_share=Decimal("0.5")),
+            SS,
+            ("dpd_90_substandard", "contagion_npl_share"),
+        ),
         (_restructured(days_past_due=300, class_before_restructure=SS), D, ("dpd_270_doubtful",)),
-        (_restructured(days_past_due=10, class_before_restructure=P), SM,
-         ("dpd_grace_special_mention", "restructured_observation")),
+        (
+            _restructured(days_past_due=10, class_before_restructure=P),
+            SM,
+            ("dpd_grace_special_mention", "restructured_observation"),
+        ),
     ],
 )
 def test_floor_several_rules_apply_worst_wins(
@@ -257,8 +272,11 @@ def test_floor_several_rules_apply_worst_wins(
         (FloorFacts(days_past_due=361), "dpd_360_loss", "第十二条"),
         (_restructured(), "restructured_observation", "第十九条"),
         (_restructured(class_before_restructure=SS), "restructured_npl_no_upgrade", "第十九条"),
-        (_restructured(restructured_again_in_observation=True), "restructured_again_doubtful",
-         "第二十条"),
+        (
+            _restructured(restructured_again_in_observation=True),
+            "restructured_again_doubtful",
+            "第二十条",
+        ),
         (FloorFacts(borrower_npl_share=Decimal("0.2")), "contagion_npl_share", "第七条"),
     ],
 )
@@ -284,7 +302,10 @@ def test_floor_rule_outside_effective_dates_is_ignored(
     effective_from: date, effective_to: date | None, on: date, expected: RiskClass
 ) -> None:
     rule = _rule(
-        "dpd_90_substandard", SS, effective_from=effective_from, effective_to=effective_to,
+        "dpd_90_substandard",
+        SS,
+        effective_from=effective_from,
+        effective_to=effective_to,
         params={"days": 90},
     )
     book = RuleBook((rule,))

@@ -166,10 +166,15 @@ def _allowed_cases() -> list[Any]:
                 continue
             assert isinstance(outcome, list)
             for facts, target in outcome:
-                cases.append(pytest.param(
-                    state, event, facts or GOOD[event], target,
-                    id=f"{state}-{event}-to-{target}",
-                ))
+                cases.append(
+                    pytest.param(
+                        state,
+                        event,
+                        facts or GOOD[event],
+                        target,
+                        id=f"{state}-{event}-to-{target}",
+                    )
+                )
     return cases
 
 
@@ -196,75 +201,150 @@ def _machine(state: str | None) -> tuple[SimpleNamespace, LoanLifecycle]:
 # (state, event, facts, fragment of the error message saying why)
 VIOLATIONS = [
     # clear_risk: the class must be 正常 again
-    pytest.param(S.watched, "clear_risk", LoanFacts(risk_class=SM), "still classified 关注",
-                 id="watched-clear_risk-class_special_mention"),
-    pytest.param(S.watched, "clear_risk", LoanFacts(risk_class=SS), "still classified 次级",
-                 id="watched-clear_risk-class_substandard"),
+    pytest.param(
+        S.watched,
+        "clear_risk",
+        LoanFacts(risk_class=SM),
+        "still classified 关注",
+        id="watched-clear_risk-class_special_mention",
+    ),
+    pytest.param(
+        S.watched,
+        "clear_risk",
+        LoanFacts(risk_class=SS),
+        "still classified 次级",
+        id="watched-clear_risk-class_substandard",
+    ),
     # mark_overdue: something must actually be past due
     *[
-        pytest.param(state, "mark_overdue", LoanFacts(days_past_due=0),
-                     "no installment is past due", id=f"{state}-mark_overdue-dpd_0")
+        pytest.param(
+            state,
+            "mark_overdue",
+            LoanFacts(days_past_due=0),
+            "no installment is past due",
+            id=f"{state}-mark_overdue-dpd_0",
+        )
         for state in (S.normal, S.watched, S.extended)
     ],
     # cure: arrears fully paid (both branches)
-    pytest.param(S.overdue, "cure", LoanFacts(risk_class=P, days_past_due=5),
-                 "arrears are not cleared (5 days past due)", id="overdue-cure-class_pass-dpd_5"),
-    pytest.param(S.overdue, "cure", LoanFacts(risk_class=SM, days_past_due=1),
-                 "arrears are not cleared (1 days past due)", id="overdue-cure-class_sm-dpd_1"),
+    pytest.param(
+        S.overdue,
+        "cure",
+        LoanFacts(risk_class=P, days_past_due=5),
+        "arrears are not cleared (5 days past due)",
+        id="overdue-cure-class_pass-dpd_5",
+    ),
+    pytest.param(
+        S.overdue,
+        "cure",
+        LoanFacts(risk_class=SM, days_past_due=1),
+        "arrears are not cleared (1 days past due)",
+        id="overdue-cure-class_sm-dpd_1",
+    ),
     # approve_extension: an approved 展期 request must exist
     *[
-        pytest.param(state, "approve_extension", LoanFacts(approved_extension=False),
-                     "no approved extension request", id=f"{state}-approve_extension-not_approved")
+        pytest.param(
+            state,
+            "approve_extension",
+            LoanFacts(approved_extension=False),
+            "no approved extension request",
+            id=f"{state}-approve_extension-not_approved",
+        )
         for state in (S.normal, S.watched)
     ],
     # classify_npl: only 次级/可疑/损失
     *[
-        pytest.param(state, "classify_npl", LoanFacts(risk_class=cls),
-                     f"class {cls.label_zh} is not non-performing",
-                     id=f"{state}-classify_npl-class_{cls}")
+        pytest.param(
+            state,
+            "classify_npl",
+            LoanFacts(risk_class=cls),
+            f"class {cls.label_zh} is not non-performing",
+            id=f"{state}-classify_npl-class_{cls}",
+        )
         for state in (S.normal, S.watched, S.overdue, S.extended)
         for cls in (P, SM)
     ],
     # hand_over: approved by someone other than the requester
-    pytest.param(S.non_performing, "hand_over", LoanFacts(risk_class=D, requested_by=REQUESTER),
-                 "needs an approver", id="non_performing-hand_over-no_approver"),
-    pytest.param(S.non_performing, "hand_over",
-                 LoanFacts(risk_class=D, approved_by=REQUESTER, requested_by=REQUESTER),
-                 "four eyes", id="non_performing-hand_over-self_approved"),
+    pytest.param(
+        S.non_performing,
+        "hand_over",
+        LoanFacts(risk_class=D, requested_by=REQUESTER),
+        "needs an approver",
+        id="non_performing-hand_over-no_approver",
+    ),
+    pytest.param(
+        S.non_performing,
+        "hand_over",
+        LoanFacts(risk_class=D, approved_by=REQUESTER, requested_by=REQUESTER),
+        "four eyes",
+        id="non_performing-hand_over-self_approved",
+    ),
     # reinstate: arrears cleared, class upgraded out of 不良 first, approved (four eyes)
-    pytest.param(S.non_performing, "reinstate",
-                 LoanFacts(risk_class=P, days_past_due=3, approved_by=APPROVER,
-                        requested_by=REQUESTER),
-                 "arrears are not cleared", id="non_performing-reinstate-arrears"),
+    pytest.param(
+        S.non_performing,
+        "reinstate",
+        LoanFacts(risk_class=P, days_past_due=3, approved_by=APPROVER, requested_by=REQUESTER),
+        "arrears are not cleared",
+        id="non_performing-reinstate-arrears",
+    ),
     *[
-        pytest.param(S.non_performing, "reinstate",
-                     LoanFacts(risk_class=cls, approved_by=APPROVER, requested_by=REQUESTER),
-                     f"the class is still {cls.label_zh}",
-                     id=f"non_performing-reinstate-class_{cls}")
+        pytest.param(
+            S.non_performing,
+            "reinstate",
+            LoanFacts(risk_class=cls, approved_by=APPROVER, requested_by=REQUESTER),
+            f"the class is still {cls.label_zh}",
+            id=f"non_performing-reinstate-class_{cls}",
+        )
         for cls in (SS, D, L)
     ],
-    pytest.param(S.non_performing, "reinstate", LoanFacts(risk_class=P, requested_by=REQUESTER),
-                 "needs an approver", id="non_performing-reinstate-no_approver"),
-    pytest.param(S.non_performing, "reinstate",
-                 LoanFacts(risk_class=P, approved_by=REQUESTER, requested_by=REQUESTER),
-                 "four eyes", id="non_performing-reinstate-self_approved"),
+    pytest.param(
+        S.non_performing,
+        "reinstate",
+        LoanFacts(risk_class=P, requested_by=REQUESTER),
+        "needs an approver",
+        id="non_performing-reinstate-no_approver",
+    ),
+    pytest.param(
+        S.non_performing,
+        "reinstate",
+        LoanFacts(risk_class=P, approved_by=REQUESTER, requested_by=REQUESTER),
+        "four eyes",
+        id="non_performing-reinstate-self_approved",
+    ),
     # write_off: only 损失, committee approval, four eyes
     *[
-        pytest.param(S.non_performing, "write_off",
-                     LoanFacts(risk_class=cls, approved_by=APPROVER, requested_by=REQUESTER),
-                     f"write-off needs class 损失, the loan is {cls.label_zh}",
-                     id=f"non_performing-write_off-class_{cls}")
+        pytest.param(
+            S.non_performing,
+            "write_off",
+            LoanFacts(risk_class=cls, approved_by=APPROVER, requested_by=REQUESTER),
+            f"write-off needs class 损失, the loan is {cls.label_zh}",
+            id=f"non_performing-write_off-class_{cls}",
+        )
         for cls in (P, SM, SS, D)
     ],
-    pytest.param(S.non_performing, "write_off", LoanFacts(risk_class=L, requested_by=REQUESTER),
-                 "needs an approver", id="non_performing-write_off-no_approver"),
-    pytest.param(S.non_performing, "write_off",
-                 LoanFacts(risk_class=L, approved_by=REQUESTER, requested_by=REQUESTER),
-                 "four eyes", id="non_performing-write_off-self_approved"),
+    pytest.param(
+        S.non_performing,
+        "write_off",
+        LoanFacts(risk_class=L, requested_by=REQUESTER),
+        "needs an approver",
+        id="non_performing-write_off-no_approver",
+    ),
+    pytest.param(
+        S.non_performing,
+        "write_off",
+        LoanFacts(risk_class=L, approved_by=REQUESTER, requested_by=REQUESTER),
+        "four eyes",
+        id="non_performing-write_off-self_approved",
+    ),
     # settle: nothing may be outstanding
     *[
-        pytest.param(state, "settle", LoanFacts(outstanding_cents=12_345),
-                     "123.45 is still outstanding", id=f"{state}-settle-outstanding")
+        pytest.param(
+            state,
+            "settle",
+            LoanFacts(outstanding_cents=12_345),
+            "123.45 is still outstanding",
+            id=f"{state}-settle-outstanding",
+        )
         for state in (S.normal, S.watched, S.overdue, S.extended, S.non_performing)
     ],
 ]
@@ -337,7 +417,9 @@ def test_fire_guard_violated_raises_rule_violation_and_keeps_state(
 @pytest.mark.parametrize(
     ("state", "event"), sorted(UNGUARDED), ids=[f"{s}-{e}" for s, e in sorted(UNGUARDED)]
 )
-def test_fire_unguarded_event_without_facts_refused_state_kept(state: LoanState, event: str) -> None:
+def test_fire_unguarded_event_without_facts_refused_state_kept(
+    state: LoanState, event: str
+) -> None:
     """Even events with no validator need facts: the service always gathers them first."""
     model, machine = _machine(state)
     with pytest.raises(MachineUsageError, match="needs facts=LoanFacts"):
@@ -365,7 +447,8 @@ def test_fire_from_settled_any_event_raises_transition_not_allowed(event: str) -
 
 
 @pytest.mark.parametrize(
-    "event", ["nope", "", "classify_loss", "Settle", "cure "],
+    "event",
+    ["nope", "", "classify_loss", "Settle", "cure "],
     ids=["unknown", "empty", "other_machines_event", "wrong_case", "trailing_space"],
 )
 def test_fire_unknown_event_raises_transition_not_allowed_and_keeps_state(event: str) -> None:
@@ -410,7 +493,8 @@ def test_restore_stored_enum_gives_same_state(stored: LoanState) -> None:
 
 
 @pytest.mark.parametrize(
-    "stored", [None, "", "bogus", "NORMAL", "written off", "pass"],
+    "stored",
+    [None, "", "bogus", "NORMAL", "written off", "pass"],
     ids=["none", "empty", "bogus", "wrong_case", "space", "risk_class_value"],
 )
 def test_restore_unknown_value_raises_invalid_stored_state(stored: str | None) -> None:

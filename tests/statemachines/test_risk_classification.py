@@ -72,9 +72,7 @@ def test_pairs_cover_all_25_exactly_once() -> None:
 
 
 def test_transition_table_every_class_to_every_other_class() -> None:
-    expected = {
-        (str(a), EVENT_NAMES[b]): {str(b)} for a in CLASSES for b in CLASSES if a != b
-    }
+    expected = {(str(a), EVENT_NAMES[b]): {str(b)} for a in CLASSES for b in CLASSES if a != b}
     assert RiskClassification.transition_table() == expected
 
 
@@ -218,7 +216,8 @@ def test_restore_stored_value_gives_same_class(stored: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "stored", [None, "", "pass_", "PASS", "normal", "special mention"],
+    "stored",
+    [None, "", "pass_", "PASS", "normal", "special mention"],
     ids=["none", "empty", "member_name", "wrong_case", "loan_state_value", "space"],
 )
 def test_restore_unknown_value_raises_invalid_stored_state(stored: str | None) -> None:

@@ -1,0 +1,31 @@
+"""Transactions behave the same on SQLite and Postgres: a rolled-back SAVEPOINT keeps the outer
+work, a failed scope keeps nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from core.db import session_scope
+from core.identity import OrgUnit, OrgUnitKind, add_org_unit
+
+
+def _codes(engine) -> list[str]:
+    with Session(engine) as s:
+        return sorted(s.exec(select(OrgUnit.code)).all())
+
+
+def test_savepoint_rollback_keeps_outer_work(engine):
+    with session_scope(engine) as s:
+        add_org_unit(s, code="A", name="a", kind=OrgUnitKind.head_office)
+        nested = s.begin_nested()
+        add_org_unit(s, code="B", name="b", kind=OrgUnitKind.head_office)
+        nested.rollback()
+    assert _codes(engine) == ["A"]
+
+
+def test_failed_scope_keeps_nothing(engine):
+    with pytest.raises(RuntimeError), session_scope(engine) as s:
+        add_org_unit(s, code="A", name="a", kind=OrgUnitKind.head_office)
+        raise RuntimeError("boom")
+    assert _codes(engine) == []
