@@ -21,9 +21,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlmodel import Field, Session, SQLModel, select
 
+from core.db import is_postgres
 from core.errors import ConflictError
 
 GENESIS = "0" * 64
@@ -231,6 +233,10 @@ def anchor_day(session: Session, business_date: date, *, now: datetime) -> Daily
             f"the journal is already anchored for {business_date}", business_date=business_date
         )
     # Anchored by entry id, not by business date, so a later back-dated entry cannot disturb it.
+    if is_postgres(session):
+        # Wait out appenders still in flight: an uncommitted entry with an id below max(id)
+        # would otherwise commit later and make an intact journal look tampered.
+        session.execute(text("LOCK TABLE journal IN SHARE MODE"))
     last_id = session.exec(select(func.max(JournalEntry.id))).one() or 0
     heads = heads_upto(session, last_id)
     anchor = DailyAnchor(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -125,3 +128,39 @@ def test_verify_head_without_entries_reports_missing(session, engine):
     session.exec(text("DELETE FROM journal"))
     session.commit()
     assert _verify(engine).first_break.kind == "missing"
+
+
+@pytest.mark.postgres_only
+def test_anchor_waits_for_inflight_append_stays_valid(engine):
+    """An append holding a lower id, committed after the anchor was asked for, must not make
+    the anchor look broken."""
+    with Session(engine) as s:
+        _append(s, "A", 1)
+    slow = Session(engine)
+    errors: list[BaseException] = []
+
+    def anchor() -> None:
+        try:
+            with Session(engine) as s:
+                journal.anchor_day(s, date(2026, 3, 2), now=NOW)
+                s.commit()
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    try:
+        journal.append(slow, aggregate_type="loan", aggregate_id="B", machine="m", event="e",
+                       from_state=None, to_state="x", actor="u", now=NOW,
+                       business_date=date(2026, 3, 2))
+        slow.flush()  # id taken, not committed
+        worker = threading.Thread(target=anchor)
+        worker.start()
+        time.sleep(0.5)
+        waited = worker.is_alive()  # the anchor must wait for the in-flight append
+        slow.commit()
+    finally:
+        slow.close()
+    worker.join(10)
+    assert not errors, errors
+    assert waited
+    report = _verify(engine)
+    assert report.ok, [b.describe() for b in report.breaks]
