@@ -8,10 +8,13 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from core.clock import Clock, SystemClock
 from core.db import get_engine
+from core.errors import ConflictError
 
 STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -28,3 +31,17 @@ def get_clock() -> Clock:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def commit(session: Session) -> None:
+    """Commit a route's one transaction; a concurrent change becomes a clean 409."""
+    try:
+        session.commit()
+    except StaleDataError as exc:
+        session.rollback()
+        raise ConflictError("the record was changed concurrently; reload and try again") from exc
+    except OperationalError as exc:
+        session.rollback()
+        if "locked" in str(exc.orig).lower():
+            raise ConflictError("the record is being changed by someone else; try again") from exc
+        raise

@@ -3,12 +3,15 @@ missing → 404, invalid → 422 with field errors)."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.deps import templates
 from api.i18n import language, translator
 from core.errors import (
+    AuthenticationError,
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
@@ -19,6 +22,7 @@ from core.errors import (
 )
 
 STATUS: list[tuple[type[PostloanError], int]] = [
+    (AuthenticationError, 401),
     (NotFoundError, 404),
     (PermissionDeniedError, 403),
     (ValidationError, 422),
@@ -39,7 +43,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PostloanError)
     async def _domain_error(request: Request, exc: PostloanError) -> Response:
         status = status_for(exc)
-        if not request.url.path.startswith("/api/"):  # a page: render the error for a person
+        is_page = not request.url.path.startswith("/api/")
+        if status == 401:
+            if is_page:
+                return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+            return JSONResponse(
+                status_code=401,
+                content={"detail": exc.to_dict()},
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if is_page:  # a page: render the error for a person
             lang = language(request)
             return templates.TemplateResponse(
                 request,

@@ -50,6 +50,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "none": ("无", "none"),
     "prev": ("上一页", "Previous"),
     "next": ("下一页", "Next"),
+    "login": ("登录", "Sign in"),
+    "logout": ("退出", "Sign out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "login_failed": ("用户名或密码错误", "Wrong username or password"),
+    "inbox": ("我的任务", "My tasks"),
+    "open_tasks": ("待办任务", "Open tasks"),
+    "task": ("任务", "Task"),
+    "due": ("截止日", "Due"),
+    "overdue": ("已逾期", "Overdue"),
 }
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from api import errors, pages
 from api.deps import STATIC_DIR
-from api.routes import audit, loans
+from api.routes import attachments, audit, auth, loans, tasks
+from forms import FORMS, json_schema
 
 app = FastAPI(
     title="postloan 贷后管理",
@@ -15,10 +19,31 @@ app = FastAPI(
     version="0.1.0",
 )
 errors.install(app)
+app.include_router(auth.router, prefix="/api/v1")
 app.include_router(loans.router, prefix="/api/v1")
+app.include_router(tasks.router, prefix="/api/v1")
+app.include_router(attachments.router, prefix="/api/v1")
 app.include_router(audit.router, prefix="/api/v1")
 app.include_router(pages.router)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+def openapi_with_forms() -> dict[str, Any]:
+    """OpenAPI plus every task form's schema (forms.<kind>): one definition, three uses."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for kind in FORMS:
+            form = json_schema(kind, ref_template="#/components/schemas/{model}")
+            components.update(form.pop("$defs", {}))  # row models, referenced as components
+            components[f"forms.{kind}"] = form
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+app.openapi = openapi_with_forms  # type: ignore[method-assign]
 
 
 @app.get("/healthz", tags=["ops"])

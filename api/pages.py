@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.auth import COOKIE, ActorDep, authenticate, issue_token
 from api.deps import ClockDep, SessionDep, templates
 from api.i18n import EVENTS, PRODUCTS, language, lookup, state_label, translator
+from api.routes.loans import org_paths
+from core.errors import AuthenticationError
+from core.settings import get_settings
 from loans.queries import list_loans, loan_detail, replay_loan
 from statemachines.enums import LoanState, RiskClass
+from tasks.worklist import ACTIVE, TaskFilter, View, is_overdue, worklist
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
 
 
-def _render(request: Request, name: str, context: dict[str, Any]) -> Response:
+def _render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
     lang = language(request)
     response = templates.TemplateResponse(
         request,
         name,
         {
             **context,
+            "current_user": context["actor"].me.user if context.get("actor") else None,
             "lang": lang,
             "t": translator(lang),
             "LoanState": LoanState,
@@ -33,6 +41,7 @@ def _render(request: Request, name: str, context: dict[str, Any]) -> Response:
             "event_label": lambda value: lookup(EVENTS, value, lang),
             "product_label": lambda value: lookup(PRODUCTS, value, lang),
         },
+        status_code=status_code,
     )
     if request.query_params.get("lang"):
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
@@ -41,13 +50,62 @@ def _render(request: Request, name: str, context: dict[str, Any]) -> Response:
 
 @router.get("/")
 def home() -> RedirectResponse:
-    return RedirectResponse("/loans", status_code=303)
+    return RedirectResponse("/inbox", status_code=303)
+
+
+def _safe_next(target: str | None) -> str:
+    # only local paths: never redirect a signed-in user to another site
+    return target if target and target.startswith("/") and not target.startswith("//") else "/inbox"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> Response:
+    return _render(
+        request, "login.html.j2", {"next": _safe_next(next), "error": None, "username": ""}
+    )
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str | None, Form()] = None,
+) -> Response:
+    try:
+        user = authenticate(session, username.strip(), password)
+    except AuthenticationError as exc:
+        return _render(
+            request,
+            "login.html.j2",
+            {"next": _safe_next(next), "error": exc.message, "username": username},
+            status_code=401,
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        issue_token(user, clock),
+        httponly=True,
+        samesite="lax",
+        max_age=get_settings().token_minutes * 60,
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
 
 
 @router.get("/loans", response_class=HTMLResponse)
 def loans_page(
     request: Request,
     session: SessionDep,
+    actor: ActorDep,
     state: str | None = None,
     risk_class: str | None = None,
     q: str | None = None,
@@ -61,6 +119,7 @@ def loans_page(
         q=q or None,
         limit=PAGE,
         offset=(page - 1) * PAGE,
+        org_paths=org_paths(actor),
     )
     return _render(
         request,
@@ -71,18 +130,45 @@ def loans_page(
             "page": page,
             "pages": max(1, -(-count // PAGE)),
             "filters": {"state": state or "", "risk_class": risk_class or "", "q": q or ""},
+            "actor": actor,
         },
     )
 
 
 @router.get("/loans/{loan_no}", response_class=HTMLResponse)
 def loan_page(
-    request: Request, loan_no: str, session: SessionDep, clock: ClockDep, as_of: date | None = None
+    request: Request,
+    loan_no: str,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    as_of: date | None = None,
 ) -> Response:
-    detail = loan_detail(session, loan_no, clock.today())
-    history = replay_loan(session, loan_no, as_of)
+    today = clock.today()
+    detail = loan_detail(session, loan_no, today, org_paths(actor))
+    history = replay_loan(session, loan_no, as_of, org_paths(actor))
+    open_tasks, _ = worklist(
+        session,
+        actor,
+        View.all,
+        today=today,
+        with_total=False,
+        filters=TaskFilter(loan_no=loan_no),
+        limit=50,
+    )
+    open_tasks = [t for t in open_tasks if is_overdue(t, today) or t.state in ACTIVE]
     return _render(
-        request, "loan.html.j2", {"d": detail, "h": history, "as_of": as_of, "today": clock.today()}
+        request,
+        "loan.html.j2",
+        {
+            "d": detail,
+            "h": history,
+            "as_of": as_of,
+            "today": today,
+            "tasks": open_tasks,
+            "is_overdue": lambda t: is_overdue(t, today),
+            "actor": actor,
+        },
     )
 
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import String, and_, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -99,3 +99,16 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 def _is_lock_conflict(exc: OperationalError) -> bool:
     text = str(exc.orig).lower()
     return "database is locked" in text or "could not obtain lock" in text or "deadlock" in text
+
+
+def path_type(length: int = 400) -> Any:
+    """A materialized org path ("/HO/BJ01/"): byte-ordered ("C") on Postgres, so subtree range
+    scans use the index whatever the database's locale (SQLite compares bytes already)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def subtree(column: Any, path: str) -> Any:
+    """`column` lies in the subtree of `path` (which ends with "/"): an index range, not LIKE."""
+    if not path.endswith("/"):
+        raise ValueError(f"an org path ends with '/': {path!r}")
+    return and_(column >= path, column < path[:-1] + "0")  # "0" sorts right after "/"

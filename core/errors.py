@@ -68,3 +68,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+class AuthenticationError(PostloanError):
+    """No valid sign-in (401)."""
+
+    code = "not_authenticated"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from pwdlib import PasswordHash
-from sqlalchemy import Column, String, UniqueConstraint
-from sqlmodel import Field, Session, SQLModel, select
+from sqlalchemy import Column, Date, String, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, col, select
 
-from core.errors import NotFoundError
+from core.db import path_type
+from core.errors import NotFoundError, ValidationError
 
 _hasher = PasswordHash.recommended()
 
@@ -41,7 +44,7 @@ class OrgUnit(SQLModel, table=True):
     kind: OrgUnitKind = Field(sa_column=Column(String(20), nullable=False))
     parent_id: int | None = Field(default=None, foreign_key="org_units.id")
     # Materialized path "/HO/BJ01/": a subtree is one indexed prefix query.
-    path: str = Field(sa_column=Column(String(400), nullable=False, index=True))
+    path: str = Field(sa_column=Column(path_type(), nullable=False, index=True))
 
 
 class User(SQLModel, table=True):
@@ -141,3 +144,91 @@ def user_by_username(session: Session, username: str) -> User:
 def roles_of(session: Session, user_id: int) -> set[Role]:
     rows = session.exec(select(UserRole.role).where(UserRole.user_id == user_id)).all()
     return {Role(r) for r in rows}
+
+
+class Substitute(SQLModel, table=True):
+    """代理: `deputy` acts for `principal` from `starts_on` to `ends_on` (inclusive); the
+    deputy's actions are recorded as on behalf of the principal."""
+
+    __tablename__ = "substitutes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    principal_id: int = Field(foreign_key="users.id", index=True)
+    deputy_id: int = Field(foreign_key="users.id", index=True)
+    starts_on: date = Field(sa_column=Column(Date, nullable=False))
+    ends_on: date = Field(sa_column=Column(Date, nullable=False))
+    reason: str | None = Field(default=None, max_length=200)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user as the access rules see them: roles and the org subtree they work in."""
+
+    user: User
+    roles: frozenset[Role]
+    org_path: str
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    @property
+    def is_auditor(self) -> bool:
+        return Role.auditor in self.roles
+
+    def sees(self, path: str) -> bool:
+        """Own org subtree only; auditors see everything."""
+        return self.is_auditor or path.startswith(self.org_path)
+
+
+def principal_of(session: Session, user: User) -> Principal:
+    assert user.id is not None
+    unit = session.get(OrgUnit, user.org_unit_id)
+    assert unit is not None
+    return Principal(user, frozenset(roles_of(session, user.id)), unit.path)
+
+
+def add_substitute(
+    session: Session,
+    *,
+    principal: User,
+    deputy: User,
+    starts_on: date,
+    ends_on: date,
+    reason: str | None = None,
+) -> Substitute:
+    errors = []
+    if principal.id == deputy.id:
+        errors.append({"field": "deputy", "message": "a user cannot be their own deputy"})
+    if ends_on < starts_on:
+        errors.append({"field": "ends_on", "message": "the end is before the start"})
+    if not deputy.active:
+        errors.append({"field": "deputy", "message": f"{deputy.username} is not active"})
+    if errors:
+        raise ValidationError("the substitution is not acceptable", errors=errors)
+    assert principal.id is not None and deputy.id is not None
+    row = Substitute(
+        principal_id=principal.id,
+        deputy_id=deputy.id,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        reason=reason,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def principals_for(session: Session, deputy_id: int, on: date) -> list[User]:
+    """The users `deputy_id` stands in for on `on`."""
+    rows = session.exec(
+        select(User)
+        .join(Substitute, col(Substitute.principal_id) == col(User.id))
+        .where(
+            Substitute.deputy_id == deputy_id,
+            Substitute.starts_on <= on,
+            Substitute.ends_on >= on,
+            User.active == True,  # noqa: E712
+        )
+    ).all()
+    return list(rows)

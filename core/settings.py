@@ -5,7 +5,10 @@ Every number that comes from regulation or bank policy lives here with its docum
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -19,12 +22,18 @@ class Settings(BaseSettings):
         default="sqlite:///var/postloan.db",
         description="SQLAlchemy URL of the app database (SQLite file by default, Postgres in production).",
     )
+    attachments_dir: str = Field(
+        default="var/attachments", description="Where attachments are stored by content hash."
+    )
+    token_minutes: int = Field(default=8 * 60, description="Sign-in lifetime (a working day).")
     timezone: str = Field(default="Asia/Shanghai", description="The bank's business time zone.")
     default_currency: str = "CNY"
-    secret_key: str = Field(
-        default="change-me-in-production",
-        description="Signs session cookies and tokens. Must be set in production.",
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs sign-in tokens (≥ 32 bytes). Set it in production; when unset, a "
+        "random key is generated once into var/secret_key (development).",
     )
+    secret_key_file: str = "var/secret_key"
 
     # 五级分类 floors by days past due (商业银行金融资产风险分类办法 2023).
     classification_grace_days: int = Field(
@@ -67,3 +76,19 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def signing_key(settings: Settings | None = None) -> str:
+    """The configured key, or a random one created once (owner-only) for a development machine."""
+    settings = settings or get_settings()
+    if settings.secret_key:
+        if len(settings.secret_key.encode()) < 32:
+            raise ValueError("POSTLOAN_SECRET_KEY must be at least 32 bytes")
+        return settings.secret_key
+    path = Path(settings.secret_key_file)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -68,3 +68,13 @@ def restructuring_observation(
         else:
             start, count = inst.due_date, 0
     return Observation(start, count)
+
+
+def bucket_for(dpd: int, bounds: tuple[int, ...] = (30, 60, 90, 120, 150, 180)) -> str | None:
+    """Overdue bucket (003): M1 1–30, M2 31–60, … M6 151–180, M6+ beyond; None when current."""
+    if dpd <= 0:
+        return None
+    for index, upper in enumerate(bounds, start=1):
+        if dpd <= upper:
+            return f"M{index}"
+    return f"M{len(bounds)}+"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_
+from sqlalchemy import false, func, or_
 from sqlmodel import Session, select
 
 from audit.journal import JournalEntry
 from audit.replay import ReplayResult, replay
+from core.db import subtree
+from core.errors import NotFoundError
 from core.identity import OrgUnit, User
 from loans import aging
 from loans.book import LOAN, get_loan, installments_of
@@ -36,7 +39,9 @@ def list_loans(
     q: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    org_paths: Sequence[str] | None = None,
 ) -> tuple[list[LoanRow], int]:
+    """Loans of the given org subtrees (None: every loan — auditors), filtered and paged."""
     outstanding = (
         select(
             Installment.loan_id,
@@ -60,10 +65,12 @@ def list_loans(
         .join(User, User.id == Loan.account_manager_id)
         .outerjoin(outstanding, outstanding.c.loan_id == Loan.id)
     )
+    if org_paths is not None:
+        query = query.where(or_(false(), *(subtree(OrgUnit.path, p) for p in org_paths)))
     if branch_code:
         branch = session.exec(select(OrgUnit).where(OrgUnit.code == branch_code)).first()
-        subtree = branch.path if branch else "/-none-/"
-        query = query.where(OrgUnit.path.startswith(subtree))  # type: ignore[attr-defined]
+        path = branch.path if branch else "/-none-/"
+        query = query.where(subtree(OrgUnit.path, path))
     if state:
         query = query.where(Loan.state == state)
     if risk_class:
@@ -88,8 +95,20 @@ class LoanDetail:
     floor: Floor
 
 
-def loan_detail(session: Session, loan_no: str, on: date) -> LoanDetail:
+def visible_loan(session: Session, loan_no: str, org_paths: Sequence[str] | None) -> Loan:
+    """The loan if it belongs to one of the org subtrees (None: all); else "not found"."""
     loan = get_loan(session, loan_no)
+    if org_paths is not None:
+        branch = session.get(OrgUnit, loan.branch_id)
+        if branch is None or not any(branch.path.startswith(p) for p in org_paths):
+            raise NotFoundError(f"no loan {loan_no!r}", loan_no=loan_no)
+    return loan
+
+
+def loan_detail(
+    session: Session, loan_no: str, on: date, org_paths: Sequence[str] | None = None
+) -> LoanDetail:
+    loan = visible_loan(session, loan_no, org_paths)
     insts = installments_of(session, loan.id or 0)
     borrower = session.get(Borrower, loan.borrower_id)
     branch = session.get(OrgUnit, loan.branch_id)
@@ -114,9 +133,14 @@ class LoanReplay:
     matches_stored: bool | None  # None: the as-of date is before later entries, nothing to match
 
 
-def replay_loan(session: Session, loan_no: str, as_of: date | None = None) -> LoanReplay:
+def replay_loan(
+    session: Session,
+    loan_no: str,
+    as_of: date | None = None,
+    org_paths: Sequence[str] | None = None,
+) -> LoanReplay:
     """Fold the loan's journal up to `as_of` and compare with the stored state where it applies."""
-    loan = get_loan(session, loan_no)
+    loan = visible_loan(session, loan_no, org_paths)
     stored = {"loan_lifecycle": str(loan.state), "risk_classification": str(loan.risk_class)}
     result = replay(session, LOAN, loan_no, as_of=as_of)
     newest = session.exec(

@@ -5,5 +5,6 @@ from sqlmodel import SQLModel
 import audit.journal  # noqa: F401
 import core.identity  # noqa: F401
 import loans.models  # noqa: F401
+import tasks.models  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -71,3 +71,16 @@ _CLASS_ZH = {
     RiskClass.doubtful: "可疑",
     RiskClass.loss: "损失",
 }
+
+
+class TaskState(StrEnum):
+    open = "open"  # 待领取: in the queue of its candidates
+    claimed = "claimed"  # 处理中: in its assignee's inbox
+    escalated = "escalated"  # 已升级: waiting for the escalation target
+    completed = "completed"  # 已完成
+    cancelled = "cancelled"  # 已取消
+    expired = "expired"  # 已过期 (no longer needed; a late task is still open, flagged overdue)
+
+    @property
+    def is_active(self) -> bool:
+        return self in (TaskState.open, TaskState.claimed, TaskState.escalated)

@@ -40,6 +40,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    import os
+    import secrets
+
+    os.environ["POSTLOAN_SECRET_KEY"] = secrets.token_hex(32)  # never a key from a dev machine
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"postloan database backend: {config.getoption('--db')}"
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.auth import ActorDep
 from api.deps import SessionDep
 from api.schemas import VerifyPublic
 from audit.verify import verify_journal
+from core.errors import PermissionDeniedError
+from core.identity import Role
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
 @router.get("/verify", response_model=VerifyPublic)
-def verify(session: SessionDep) -> VerifyPublic:
+def verify(session: SessionDep, actor: ActorDep) -> VerifyPublic:
+    if not (actor.read_only or Role.admin in actor.me.roles):
+        raise PermissionDeniedError("journal verification is for auditors and administrators")
     report = verify_journal(session)
     return VerifyPublic(
         ok=report.ok,

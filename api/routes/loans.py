@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep
 from api.schemas import (
     InstallmentPublic,
@@ -17,8 +18,14 @@ from api.schemas import (
     LoansPublic,
 )
 from loans.queries import LoanRow, list_loans, loan_detail, replay_loan
+from tasks.access import Actor
 
 router = APIRouter(prefix="/loans", tags=["loans"])
+
+
+def org_paths(actor: Actor) -> list[str] | None:
+    """The org subtrees the actor may see (None: everything — auditors)."""
+    return None if actor.read_only else [p.org_path for p in actor.principals]
 
 
 def _public(row: LoanRow) -> LoanPublic:
@@ -42,6 +49,7 @@ def _public(row: LoanRow) -> LoanPublic:
 @router.get("", response_model=LoansPublic)
 def read_loans(
     session: SessionDep,
+    actor: ActorDep,
     branch: str | None = None,
     state: str | None = None,
     risk_class: str | None = None,
@@ -57,13 +65,16 @@ def read_loans(
         q=q,
         limit=limit,
         offset=offset,
+        org_paths=org_paths(actor),
     )
     return LoansPublic(data=[_public(r) for r in rows], count=count)
 
 
 @router.get("/{loan_no}", response_model=LoanDetailPublic)
-def read_loan(loan_no: str, session: SessionDep, clock: ClockDep) -> LoanDetailPublic:
-    d = loan_detail(session, loan_no, clock.today())
+def read_loan(
+    loan_no: str, session: SessionDep, clock: ClockDep, actor: ActorDep
+) -> LoanDetailPublic:
+    d = loan_detail(session, loan_no, clock.today(), org_paths(actor))
     base = _public(
         LoanRow(
             d.loan,
@@ -89,9 +100,9 @@ def read_loan(loan_no: str, session: SessionDep, clock: ClockDep) -> LoanDetailP
 
 @router.get("/{loan_no}/history", response_model=LoanHistoryPublic)
 def read_loan_history(
-    loan_no: str, session: SessionDep, as_of: date | None = None
+    loan_no: str, session: SessionDep, actor: ActorDep, as_of: date | None = None
 ) -> LoanHistoryPublic:
-    r = replay_loan(session, loan_no, as_of)
+    r = replay_loan(session, loan_no, as_of, org_paths(actor))
     return LoanHistoryPublic(
         loan_no=loan_no,
         as_of=as_of,

@@ -19,6 +19,7 @@ from core.errors import (
     TransitionNotAllowedError,
     ValidationError,
 )
+from loans.demo import DEMO_PASSWORD
 from loans.transitions import reclassify_loan, transition_loan
 from statemachines.enums import RiskClass
 from tests.factories import make_loan
@@ -50,6 +51,12 @@ def client(engine, session, org, clock):
     fixed.set_date(date(2025, 3, 10))
     app.dependency_overrides[get_clock] = lambda: fixed
     with TestClient(app) as c:
+        login = c.post(
+            "/login",
+            data={"username": "auditor", "password": DEMO_PASSWORD},
+            follow_redirects=False,
+        )
+        assert login.status_code == 303  # the session cookie now rides along (pages + API)
         yield c
     app.dependency_overrides.clear()
 
@@ -98,6 +105,16 @@ def test_history_as_of_replays_that_day(client):
 
 def test_history_bad_date_422(client):
     assert client.get("/api/v1/loans/L1/history", params={"as_of": "2025-13-01"}).status_code == 422
+
+
+def test_branch_user_sees_own_branch_only(client):
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "am_sh1", "password": DEMO_PASSWORD}
+    ).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    body = client.get("/api/v1/loans", headers=headers).json()
+    assert [row["loan_no"] for row in body["data"]] == ["L2"]
+    assert client.get("/api/v1/loans/L1", headers=headers).status_code == 404
 
 
 def test_audit_verify_ok(client):

@@ -148,9 +148,18 @@ def test_anchor_waits_for_inflight_append_stays_valid(engine):
             errors.append(exc)
 
     try:
-        journal.append(slow, aggregate_type="loan", aggregate_id="B", machine="m", event="e",
-                       from_state=None, to_state="x", actor="u", now=NOW,
-                       business_date=date(2026, 3, 2))
+        journal.append(
+            slow,
+            aggregate_type="loan",
+            aggregate_id="B",
+            machine="m",
+            event="e",
+            from_state=None,
+            to_state="x",
+            actor="u",
+            now=NOW,
+            business_date=date(2026, 3, 2),
+        )
         slow.flush()  # id taken, not committed
         worker = threading.Thread(target=anchor)
         worker.start()

@@ -13,3 +13,11 @@ def test_migrate_to_head_matches_models_no_diff(engine: Engine) -> None:
             MigrationContext.configure(conn, opts={"compare_type": True}), metadata
         )
     assert diff == []
+
+
+def test_downgrade_to_base_and_back_to_head_roundtrips(engine: Engine, database_url: str) -> None:
+    import migrations
+
+    migrations.downgrade(database_url, "base")
+    migrations.upgrade(database_url, "head")
+    test_migrate_to_head_matches_models_no_diff(engine)

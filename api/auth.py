@@ -1,0 +1,79 @@
+"""Sign-in: OAuth2 password flow → a signed JWT, sent as a Bearer header (API) or kept in an
+http-only cookie (pages). Passwords are stored hashed (argon2, core.identity)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session, select
+
+from api.deps import ClockDep, SessionDep
+from core.clock import Clock
+from core.errors import AuthenticationError
+from core.identity import User, verify_password
+from core.settings import get_settings, signing_key
+from tasks.access import Actor, actor_for
+
+COOKIE = "postloan_session"
+ALGORITHM = "HS256"
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    # same message either way: do not reveal which usernames exist
+    if user is None or not user.active or not verify_password(password, user.password_hash):
+        raise AuthenticationError("wrong username or password")
+    return user
+
+
+def issue_token(user: User, clock: Clock) -> str:
+    settings = get_settings()
+    now = clock.now()
+    claims = {
+        "sub": user.username,
+        "iat": now,
+        "exp": now + timedelta(minutes=settings.token_minutes),
+    }
+    return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM)
+
+
+def _user_from_token(session: Session, token: str, clock: Clock) -> User:
+    try:
+        claims = jwt.decode(
+            token, signing_key(), algorithms=[ALGORITHM], options={"verify_exp": False}
+        )
+    except jwt.InvalidTokenError as exc:
+        raise AuthenticationError("the sign-in is not valid; sign in again") from exc
+    if claims.get("exp", 0) < clock.now().timestamp():
+        raise AuthenticationError("the sign-in has expired; sign in again")
+    user = session.exec(select(User).where(User.username == claims.get("sub"))).first()
+    if user is None or not user.active:
+        raise AuthenticationError("the user is no longer active")
+    return user
+
+
+def current_user(
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    bearer: Annotated[str | None, Depends(oauth2)] = None,
+) -> User:
+    token = bearer or request.cookies.get(COOKIE)
+    if not token:
+        raise AuthenticationError("sign in first")
+    return _user_from_token(session, token, clock)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def current_actor(user: CurrentUser, session: SessionDep, clock: ClockDep) -> Actor:
+    return actor_for(session, user, clock.today())
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]

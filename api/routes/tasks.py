@@ -1,0 +1,243 @@
+"""/api/v1/tasks: worklists and the task commands (claim, release, delegate, draft, complete,
+cancel). Routes resolve resources and call tasks.service; nothing else."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import Session, select
+
+from api.auth import ActorDep
+from api.deps import ClockDep, SessionDep, commit
+from api.task_schemas import (
+    HumanTaskDetailPublic,
+    HumanTaskPublic,
+    HumanTasksPublic,
+    TaskAction,
+    TaskCancel,
+    TaskDelegate,
+    TaskSubmission,
+)
+from core.identity import User, user_by_username
+from forms import json_schema, schema_hash
+from tasks import service
+from tasks.access import Actor
+from tasks.errors import FourEyesError
+from tasks.models import HumanTask
+from tasks.worklist import TaskFilter, View, counts, is_overdue, worklist
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+def _names(session: Session, tasks: list[HumanTask]) -> dict[int, str]:
+    ids = {i for t in tasks for i in (t.assignee_id, t.completed_by_id) if i}
+    if not ids:
+        return {}
+    rows = session.exec(select(User.id, User.username).where(User.id.in_(ids))).all()  # type: ignore[union-attr]
+    return {i: n for i, n in rows if i is not None}
+
+
+def public(task: HumanTask, names: dict[int, str], today: date) -> HumanTaskPublic:
+    return HumanTaskPublic(
+        **task.model_dump(
+            include=set(HumanTaskPublic.model_fields)
+            - {"overdue", "assignee", "completed_by", "state"}
+        ),
+        state=str(task.state),
+        overdue=is_overdue(task, today),
+        assignee=names.get(task.assignee_id or 0),
+        completed_by=names.get(task.completed_by_id or 0),
+    )
+
+
+def detail(session: Session, task: HumanTask, today: date) -> HumanTaskDetailPublic:
+    base = public(task, _names(session, [task]), today)
+    return HumanTaskDetailPublic(
+        **base.model_dump(),
+        form_kind=task.kind,
+        form_schema=json_schema(task.kind),
+        schema_hash=schema_hash(task.kind),
+        context=task.context,
+        draft=task.draft,
+        result=task.result,
+    )
+
+
+@router.get("", response_model=HumanTasksPublic)
+def read_tasks(
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    view: View = View.queue,
+    kind: str | None = None,
+    loan_no: str | None = None,
+    branch: str | None = None,
+    bucket: str | None = None,
+    risk_class: str | None = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HumanTasksPublic:
+    today = clock.today()
+    branch_path = None
+    if branch:
+        from core.identity import org_unit_by_code
+
+        branch_path = org_unit_by_code(session, branch).path
+    filters = TaskFilter(
+        kind=kind,
+        loan_no=loan_no,
+        branch_path=branch_path,
+        bucket=bucket,
+        risk_class=risk_class,
+        due_before=due_before,
+        due_after=due_after,
+        overdue=overdue,
+    )
+    rows, total = worklist(
+        session, actor, view, today=today, filters=filters, limit=limit, offset=offset
+    )
+    names = _names(session, rows)
+    return HumanTasksPublic(
+        data=[public(t, names, today) for t in rows],
+        count=total or 0,
+        counts=counts(session, actor, today=today),
+    )
+
+
+@router.get("/{task_id}", response_model=HumanTaskDetailPublic)
+def read_task(
+    task_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> HumanTaskDetailPublic:
+    return detail(session, service.get_task(session, task_id, actor), clock.today())
+
+
+@router.post("/{task_id}/claim", response_model=HumanTaskDetailPublic)
+def claim_task(
+    task_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    body: TaskAction | None = None,
+) -> HumanTaskDetailPublic:
+    task = service.claim(
+        session,
+        task_id,
+        actor,
+        now=clock.now(),
+        business_date=clock.today(),
+        expected_version=body.version if body else None,
+    )
+    commit(session)
+    return detail(session, task, clock.today())
+
+
+@router.post("/{task_id}/release", response_model=HumanTaskDetailPublic)
+def release_task(
+    task_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    body: TaskAction | None = None,
+) -> HumanTaskDetailPublic:
+    task = service.release(
+        session,
+        task_id,
+        actor,
+        now=clock.now(),
+        business_date=clock.today(),
+        expected_version=body.version if body else None,
+    )
+    commit(session)
+    return detail(session, task, clock.today())
+
+
+@router.post("/{task_id}/delegate", response_model=HumanTaskDetailPublic)
+def delegate_task(
+    task_id: int, body: TaskDelegate, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> HumanTaskDetailPublic:
+    to = user_by_username(session, body.to)
+    task = service.delegate(
+        session,
+        task_id,
+        actor,
+        to,
+        now=clock.now(),
+        business_date=clock.today(),
+        reason=body.reason,
+        expected_version=body.version,
+    )
+    commit(session)
+    return detail(session, task, clock.today())
+
+
+@router.post("/{task_id}/draft", response_model=HumanTaskDetailPublic)
+def save_task_draft(
+    task_id: int, body: TaskSubmission, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> HumanTaskDetailPublic:
+    task = service.save_draft(
+        session, task_id, actor, body.data, now=clock.now(), expected_version=body.version
+    )
+    commit(session)
+    return detail(session, task, clock.today())
+
+
+@router.post("/{task_id}/complete", response_model=HumanTaskDetailPublic)
+def complete_task(
+    task_id: int, body: TaskSubmission, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> HumanTaskDetailPublic:
+    task = complete_recording_refusals(
+        session, task_id, actor, body.data, clock, expected_version=body.version
+    )
+    return detail(session, task, clock.today())
+
+
+def complete_recording_refusals(
+    session: Session,
+    task_id: int,
+    actor: Actor,
+    data: dict,
+    clock: ClockDep,
+    expected_version: int | None,
+) -> HumanTask:
+    """Complete; a four-eyes refusal rolls back the attempt and is then recorded on its own."""
+    try:
+        task = service.complete(
+            session,
+            task_id,
+            actor,
+            data,
+            now=clock.now(),
+            business_date=clock.today(),
+            expected_version=expected_version,
+        )
+        commit(session)
+        return task
+    except FourEyesError as exc:
+        session.rollback()
+        service.record_refusal(
+            session, task_id, actor, "complete", exc, now=clock.now(), business_date=clock.today()
+        )
+        commit(session)
+        raise
+
+
+@router.post("/{task_id}/cancel", response_model=HumanTaskDetailPublic)
+def cancel_task(
+    task_id: int, body: TaskCancel, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> HumanTaskDetailPublic:
+    task = service.cancel(
+        session,
+        task_id,
+        actor,
+        now=clock.now(),
+        business_date=clock.today(),
+        reason=body.reason,
+        expected_version=body.version,
+    )
+    commit(session)
+    return detail(session, task, clock.today())

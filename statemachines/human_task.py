@@ -1,0 +1,106 @@
+"""HumanTaskLifecycle: a person's piece of work, from the queue to the archive (viewflow-style).
+
+Claim, release, delegate, complete, escalate, cancel and expire are guarded transitions; the
+permission is a fact the caller resolves and the machine *enforces* (never advisory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from statemachine import State
+
+from core.errors import PermissionDeniedError
+from statemachines.base import StrictMachine
+from statemachines.enums import TaskState
+
+
+class TaskPermissionError(PermissionDeniedError):
+    code = "task_permission_denied"
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """Who is acting and what they may do with this task, resolved inside the transaction."""
+
+    actor: str
+    is_candidate: bool = False  # may claim: role + org subtree, or the named user
+    is_assignee: bool = False  # the task is in this actor's inbox (directly or as deputy)
+    is_supervisor: bool = False  # head of the task's org unit: may reassign / cancel
+    is_system: bool = False  # a flow (system:<flow>) acting
+    target_is_candidate: bool = False  # delegate: the new assignee may do this task
+    read_only: bool = False  # auditors read everything and change nothing
+
+
+class HumanTaskLifecycle(StrictMachine):
+    facts_type = TaskFacts
+
+    open = State("待领取 open", value=TaskState.open, initial=True)
+    claimed = State("处理中 claimed", value=TaskState.claimed)
+    escalated = State("已升级 escalated", value=TaskState.escalated)
+    completed = State("已完成 completed", value=TaskState.completed, final=True)
+    cancelled = State("已取消 cancelled", value=TaskState.cancelled, final=True)
+    expired = State("已过期 expired", value=TaskState.expired, final=True)
+
+    claim = open.to(claimed, validators="check_may_claim") | escalated.to(
+        claimed, validators="check_may_claim"
+    )
+    release = claimed.to(open, validators="check_is_assignee")
+    delegate = claimed.to.itself(validators="check_may_delegate")  # type: ignore[no-untyped-call]
+    complete = claimed.to(completed, validators="check_is_assignee")
+    escalate = open.to(escalated, validators="check_may_manage") | claimed.to(
+        escalated, validators="check_may_manage"
+    )
+    cancel = (
+        open.to(cancelled, validators="check_may_manage")
+        | claimed.to(cancelled, validators="check_may_manage")
+        | escalated.to(cancelled, validators="check_may_manage")
+    )
+    expire = (
+        open.to(expired, validators="check_is_system")
+        | claimed.to(expired, validators="check_is_system")
+        | escalated.to(expired, validators="check_is_system")
+    )
+
+    def _writable(self, facts: TaskFacts) -> None:
+        if facts.read_only:
+            raise TaskPermissionError("auditors can read tasks but not act on them",
+                                      actor=facts.actor)
+
+    def check_may_claim(self, facts: TaskFacts) -> None:
+        self._writable(facts)
+        if not facts.is_candidate:
+            raise TaskPermissionError(
+                f"{facts.actor} is not a candidate for this task (role and org unit do not match)",
+                actor=facts.actor,
+            )
+
+    def check_is_assignee(self, facts: TaskFacts) -> None:
+        self._writable(facts)
+        if not facts.is_assignee:
+            raise TaskPermissionError(
+                f"the task is not in {facts.actor}'s inbox; claim it first", actor=facts.actor
+            )
+
+    def check_may_delegate(self, facts: TaskFacts) -> None:
+        self._writable(facts)
+        if not (facts.is_assignee or facts.is_supervisor):
+            raise TaskPermissionError(
+                "only the assignee or a supervisor may delegate this task", actor=facts.actor
+            )
+        if not facts.target_is_candidate:
+            raise TaskPermissionError(
+                "the new assignee is not a candidate for this task (role and org unit)",
+                actor=facts.actor,
+            )
+
+    def check_may_manage(self, facts: TaskFacts) -> None:
+        self._writable(facts)
+        if not (facts.is_supervisor or facts.is_system):
+            raise TaskPermissionError(
+                "only a supervisor of the task's unit or the system may do this", actor=facts.actor
+            )
+
+    def check_is_system(self, facts: TaskFacts) -> None:
+        if not facts.is_system:
+            raise TaskPermissionError("tasks expire only by the system", actor=facts.actor)

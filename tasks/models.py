@@ -1,0 +1,112 @@
+"""Tables of human tasks. Inbox filters read typed, indexed business columns copied onto the
+task (loan, borrower, branch, product, bucket, class, exposure) — never generic variables."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, Column, Date, DateTime, Index, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+from core.db import path_type
+from statemachines.enums import TaskState
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+_TASK_VERSION = Column("version", Integer, nullable=False)
+
+
+class HumanTask(SQLModel, table=True):
+    __tablename__ = "human_tasks"
+    __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": _TASK_VERSION}
+    __table_args__ = (
+        # queue: open work for a role in an org subtree, earliest due first
+        Index("ix_tasks_queue", "state", "candidate_role", "candidate_org_path", "due_date"),
+        # inbox: my claimed work; archive: what I completed
+        Index("ix_tasks_inbox", "assignee_id", "state", "due_date"),
+        Index("ix_tasks_archive", "completed_by_id", "completed_at"),
+        Index("ix_tasks_named", "candidate_user_id", "state", "due_date"),
+        Index("ix_tasks_branch", "branch_path", "state", "due_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Idempotency: the same piece of work is opened once, e.g. "loan_card_check:L1:2026-03".
+    key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    kind: str = Field(sa_column=Column(String(40), nullable=False, index=True))
+    title: str = Field(sa_column=Column(String(300), nullable=False))
+    state: TaskState = Field(default=TaskState.open, sa_column=Column(String(20), nullable=False))
+    priority: int = 0  # higher first among equal due dates
+    due_date: date = Field(sa_column=Column(Date, nullable=False))
+    follow_up_date: date | None = Field(default=None, sa_column=Column(Date))
+    # Candidates: a role within an org unit's subtree, or one named user.
+    candidate_role: str | None = Field(default=None, sa_column=Column(String(32)))
+    candidate_org_unit_id: int = Field(foreign_key="org_units.id")
+    candidate_org_path: str = Field(sa_column=Column(path_type(), nullable=False))
+    candidate_user_id: int | None = Field(default=None, foreign_key="users.id")
+    assignee_id: int | None = Field(default=None, foreign_key="users.id")
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    completed_by_id: int | None = Field(default=None, foreign_key="users.id")
+    completed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    on_behalf_of_id: int | None = Field(default=None, foreign_key="users.id")
+    # Four eyes: who asked for the decision this task takes, and the approval chain it is part of.
+    requested_by_id: int | None = Field(default=None, foreign_key="users.id")
+    chain_key: str | None = Field(default=None, sa_column=Column(String(120), index=True))
+    chain_level: int | None = None
+    # Business columns, copied from the loan when the task is opened.
+    loan_id: int | None = Field(default=None, foreign_key="loans.id", index=True)
+    loan_no: str | None = Field(default=None, sa_column=Column(String(40), index=True))
+    borrower_name: str | None = Field(default=None, sa_column=Column(String(200)))
+    branch_id: int | None = Field(default=None, foreign_key="org_units.id")
+    branch_path: str = Field(sa_column=Column(path_type(), nullable=False))
+    product: str | None = Field(default=None, sa_column=Column(String(40)))
+    bucket: str | None = Field(default=None, sa_column=Column(String(8)))
+    risk_class: str | None = Field(default=None, sa_column=Column(String(20)))
+    exposure_cents: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # What the task is about (input), the saved draft and the validated result.
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    draft: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    form_schema_version: int | None = None
+    outcome_note: str | None = Field(default=None, sa_column=Column(Text))
+    version: int = Field(default=1, sa_column=_TASK_VERSION)
+    created_at: datetime = Field(
+        default_factory=_utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=_utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class Attachment(SQLModel, table=True):
+    """A stored file (photo, signed notice), addressed by its content hash; the journal records
+    the hash with the completed form."""
+
+    __tablename__ = "attachments"
+
+    sha256: str = Field(sa_column=Column(String(64), primary_key=True))
+    filename: str = Field(sa_column=Column(String(200), nullable=False))
+    content_type: str = Field(sa_column=Column(String(100), nullable=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    uploaded_by_id: int = Field(foreign_key="users.id")
+    uploaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ResumeOutbox(SQLModel, table=True):
+    """Written in the completing transaction; a dispatcher delivers it to Prefect at least once
+    (DESIGN decision 2). Nothing is lost while Prefect is down."""
+
+    __tablename__ = "resume_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="human_tasks.id", index=True)
+    flow_run_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    deployment: str | None = Field(default=None, sa_column=Column(String(200)))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))

@@ -1,0 +1,435 @@
+"""Task commands (DESIGN decision 1): each locks the task, checks its version, runs the task
+machine with the actor's resolved permission, writes the journal — one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, select
+
+from audit import journal
+from core.errors import ConflictError, NotFoundError, TransitionNotAllowedError
+from core.identity import OrgUnit, Principal, Role, User, principal_of
+from forms import schema_hash, validate_draft, validate_form
+from loans import aging
+from loans.book import installments_of
+from loans.models import Borrower, Loan
+from statemachines.enums import TaskState
+from statemachines.human_task import HumanTaskLifecycle
+from tasks.access import Actor, can_see, facts_for
+from tasks.attachments import require_stored
+from tasks.errors import (
+    TaskAlreadyClaimedError,
+    TaskAlreadyCompletedError,
+    TaskClosedError,
+    TaskNotClaimedError,
+)
+from tasks.four_eyes import check_four_eyes
+from tasks.models import HumanTask, ResumeOutbox
+
+TASK = "task"  # journal aggregate type
+MACHINE = "human_task"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a flow or a person asks for when opening a task."""
+
+    kind: str
+    key: str
+    title: str
+    due_date: date
+    org_unit: OrgUnit  # candidates work in this unit's subtree
+    candidate_role: Role | None = None
+    candidate_user: User | None = None
+    loan: Loan | None = None
+    follow_up_date: date | None = None
+    priority: int = 0
+    context: Mapping[str, Any] | None = None
+    requested_by: User | None = None
+    chain_key: str | None = None
+    chain_level: int | None = None
+
+
+def open_task(
+    session: Session, spec: TaskSpec, *, actor: str, now: datetime, business_date: date
+) -> tuple[HumanTask, bool]:
+    """Open the task once per key: a second call returns the existing one (created=False)."""
+    existing = session.exec(select(HumanTask).where(HumanTask.key == spec.key)).first()
+    if existing is not None:
+        return existing, False
+    if (spec.candidate_role is None) == (spec.candidate_user is None):
+        raise ValueError("a task has either a candidate role or a named candidate user")
+    task = HumanTask(
+        key=spec.key,
+        kind=spec.kind,
+        title=spec.title,
+        due_date=spec.due_date,
+        follow_up_date=spec.follow_up_date,
+        priority=spec.priority,
+        candidate_role=spec.candidate_role,
+        candidate_org_unit_id=spec.org_unit.id or 0,
+        candidate_org_path=spec.org_unit.path,
+        candidate_user_id=spec.candidate_user.id if spec.candidate_user else None,
+        requested_by_id=spec.requested_by.id if spec.requested_by else None,
+        chain_key=spec.chain_key,
+        chain_level=spec.chain_level,
+        context=dict(spec.context or {}),
+        branch_path=spec.org_unit.path,
+        created_at=now,
+        updated_at=now,
+    )
+    if spec.loan is not None:
+        _copy_business_columns(session, task, spec.loan, business_date)
+    try:
+        with session.begin_nested():  # a concurrent opener of the same key wins cleanly
+            session.add(task)
+    except IntegrityError:
+        winner = session.exec(select(HumanTask).where(HumanTask.key == spec.key)).one()
+        return winner, False
+    _journal(
+        session,
+        task,
+        "open",
+        None,
+        TaskState.open,
+        actor=actor,
+        now=now,
+        business_date=business_date,
+        payload={"key": task.key, "kind": task.kind, "due_date": task.due_date},
+    )
+    return task, True
+
+
+def _copy_business_columns(session: Session, task: HumanTask, loan: Loan, on: date) -> None:
+    branch = session.get(OrgUnit, loan.branch_id)
+    borrower = session.get(Borrower, loan.borrower_id)
+    assert branch is not None and borrower is not None and loan.id is not None
+    insts = installments_of(session, loan.id)
+    task.loan_id, task.loan_no, task.borrower_name = loan.id, loan.loan_no, borrower.name
+    task.branch_id, task.branch_path, task.product = branch.id, branch.path, loan.product
+    task.risk_class = str(loan.risk_class)
+    task.bucket = aging.bucket_for(aging.days_past_due(insts, on))
+    task.exposure_cents = aging.outstanding_principal_cents(insts)
+
+
+def get_task(
+    session: Session, task_id: int, actor: Actor, *, for_update: bool = False
+) -> HumanTask:
+    """The task if the actor may see it; otherwise "not found" (no leak across branches)."""
+    query = select(HumanTask).where(HumanTask.id == task_id)
+    if for_update:
+        query = query.with_for_update()
+    task = session.exec(query).first()
+    if task is None or not can_see(actor, task):
+        raise NotFoundError(f"no task {task_id}", task_id=task_id)
+    return task
+
+
+def _username(session: Session, user_id: int | None) -> str | None:
+    user = session.get(User, user_id) if user_id else None
+    return user.username if user else None
+
+
+def _locked(
+    session: Session, task_id: int, actor: Actor, expected_version: int | None
+) -> HumanTask:
+    task = get_task(session, task_id, actor, for_update=True)
+    if expected_version is not None and task.version != expected_version:
+        raise ConflictError(
+            f"task {task_id} changed since you loaded it; reload and try again",
+            task_id=task_id,
+            expected_version=expected_version,
+            version=task.version,
+        )
+    return task
+
+
+def _fire(
+    session: Session,
+    task: HumanTask,
+    event: str,
+    actor: Actor,
+    *,
+    now: datetime,
+    target: Principal | None = None,
+) -> Principal:
+    facts, acting_as = facts_for(actor, task, event, target)
+    try:
+        HumanTaskLifecycle.restore(task).fire(event, facts=facts)
+    except TransitionNotAllowedError as exc:
+        state = TaskState(task.state)
+        if state == TaskState.claimed and event == "claim":
+            raise TaskAlreadyClaimedError(
+                task.id or 0, _username(session, task.assignee_id)
+            ) from exc
+        if state in (TaskState.open, TaskState.escalated) and event != "claim":
+            raise TaskNotClaimedError(task.id or 0, event) from exc
+        if state == TaskState.completed:
+            raise TaskAlreadyCompletedError(
+                task.id or 0, _username(session, task.completed_by_id)
+            ) from exc
+        raise TaskClosedError(
+            f"task {task.id} is {state}: {event} is not possible",
+            task_id=task.id,
+            state=state,
+            event=event,
+        ) from exc
+    task.updated_at = now
+    return acting_as
+
+
+def _journal(
+    session: Session, task: HumanTask, event: str, before: str | None, after: str | None, **kw: Any
+) -> None:
+    session.flush()  # the task needs its id; the version check runs here too
+    journal.append(
+        session,
+        aggregate_type=TASK,
+        aggregate_id=str(task.id),
+        machine=MACHINE,
+        event=event,
+        from_state=before,
+        to_state=after,
+        **kw,
+    )
+
+
+def _on_behalf(actor: Actor, acting_as: Principal) -> str | None:
+    return None if acting_as.user.id == actor.me.user.id else f"u:{acting_as.username}"
+
+
+def _finish(
+    session: Session,
+    task: HumanTask,
+    event: str,
+    before: str,
+    actor: Actor,
+    acting_as: Principal,
+    *,
+    now: datetime,
+    business_date: date,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+    form_kind: str | None = None,
+) -> HumanTask:
+    session.add(task)
+    try:
+        _journal(
+            session,
+            task,
+            event,
+            before,
+            str(task.state),
+            actor=actor.name,
+            now=now,
+            business_date=business_date,
+            on_behalf_of=_on_behalf(actor, acting_as),
+            reason=reason,
+            payload=payload,
+            form_kind=form_kind,
+            schema_hash=schema_hash(form_kind) if form_kind else None,
+        )
+    except StaleDataError as exc:
+        raise ConflictError(
+            f"task {task.id} was changed concurrently; reload and try again", task_id=task.id
+        ) from exc
+    return task
+
+
+def claim(
+    session: Session,
+    task_id: int,
+    actor: Actor,
+    *,
+    now: datetime,
+    business_date: date,
+    expected_version: int | None = None,
+) -> HumanTask:
+    task = _locked(session, task_id, actor, expected_version)
+    before = str(task.state)
+    acting_as = _fire(session, task, "claim", actor, now=now)
+    task.assignee_id, task.claimed_at = acting_as.user.id, now
+    return _finish(
+        session, task, "claim", before, actor, acting_as, now=now, business_date=business_date
+    )
+
+
+def release(
+    session: Session,
+    task_id: int,
+    actor: Actor,
+    *,
+    now: datetime,
+    business_date: date,
+    expected_version: int | None = None,
+) -> HumanTask:
+    task = _locked(session, task_id, actor, expected_version)
+    before = str(task.state)
+    acting_as = _fire(session, task, "release", actor, now=now)
+    task.assignee_id, task.claimed_at = None, None
+    return _finish(
+        session, task, "release", before, actor, acting_as, now=now, business_date=business_date
+    )
+
+
+def delegate(
+    session: Session,
+    task_id: int,
+    actor: Actor,
+    to: User,
+    *,
+    now: datetime,
+    business_date: date,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> HumanTask:
+    task = _locked(session, task_id, actor, expected_version)
+    before = str(task.state)
+    acting_as = _fire(session, task, "delegate", actor, now=now, target=principal_of(session, to))
+    task.assignee_id, task.claimed_at = to.id, now
+    return _finish(
+        session,
+        task,
+        "delegate",
+        before,
+        actor,
+        acting_as,
+        now=now,
+        business_date=business_date,
+        reason=reason,
+        payload={"to": to.username},
+    )
+
+
+def cancel(
+    session: Session,
+    task_id: int,
+    actor: Actor,
+    *,
+    now: datetime,
+    business_date: date,
+    reason: str,
+    expected_version: int | None = None,
+) -> HumanTask:
+    task = _locked(session, task_id, actor, expected_version)
+    before = str(task.state)
+    acting_as = _fire(session, task, "cancel", actor, now=now)
+    task.outcome_note = reason
+    return _finish(
+        session,
+        task,
+        "cancel",
+        before,
+        actor,
+        acting_as,
+        now=now,
+        business_date=business_date,
+        reason=reason,
+    )
+
+
+def save_draft(
+    session: Session,
+    task_id: int,
+    actor: Actor,
+    data: Mapping[str, Any],
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+) -> HumanTask:
+    """Keep a partial form (not journaled: a draft decides nothing)."""
+    task = _locked(session, task_id, actor, expected_version)
+    facts, _ = facts_for(actor, task, "save_draft")
+    if TaskState(task.state) != TaskState.claimed or not facts.is_assignee or facts.read_only:
+        raise TaskClosedError(
+            "only the assignee of a claimed task can save a draft", task_id=task_id
+        )
+    task.draft = validate_draft(task.kind, data)
+    task.updated_at = now
+    session.add(task)
+    session.flush()
+    return task
+
+
+def complete(
+    session: Session,
+    task_id: int,
+    actor: Actor,
+    data: Mapping[str, Any],
+    *,
+    now: datetime,
+    business_date: date,
+    expected_version: int | None = None,
+) -> HumanTask:
+    """Validate the form, check four eyes, complete, journal the result, queue the resume."""
+    task = _locked(session, task_id, actor, expected_version)
+    if TaskState(task.state) == TaskState.completed:  # a double submit: one completion only
+        raise TaskAlreadyCompletedError(task_id, _username(session, task.completed_by_id))
+    form = validate_form(task.kind, data)
+    require_stored(session, form.attachments())
+    facts, acting_as = facts_for(actor, task, "complete")
+    if facts.is_assignee and not facts.read_only:
+        check_four_eyes(session, task, actor, acting_as, form)
+    before = str(task.state)
+    acting_as = _fire(session, task, "complete", actor, now=now)
+    task.result = form.model_dump(mode="json")
+    task.form_schema_version = form.schema_version
+    task.completed_by_id, task.completed_at = actor.me.user.id, now
+    task.on_behalf_of_id = acting_as.user.id if acting_as.user.id != actor.me.user.id else None
+    task.draft = None
+    resume = task.context.get("resume")
+    if isinstance(resume, dict):  # a flow waits for this task (DESIGN decision 2)
+        session.add(
+            ResumeOutbox(
+                task_id=task.id or 0,
+                flow_run_id=resume.get("flow_run_id"),
+                deployment=resume.get("deployment"),
+                created_at=now,
+                payload={"task_id": task.id, "kind": task.kind, "result": task.result},
+            )
+        )
+    return _finish(
+        session,
+        task,
+        "complete",
+        before,
+        actor,
+        acting_as,
+        now=now,
+        business_date=business_date,
+        payload=task.result,
+        form_kind=task.kind,
+    )
+
+
+def record_refusal(
+    session: Session,
+    task_id: int,
+    actor: Actor,
+    event: str,
+    error: Exception,
+    *,
+    now: datetime,
+    business_date: date,
+) -> None:
+    """Refused attempts are recorded (in their own transaction, since the attempt rolled back)."""
+    journal.append(
+        session,
+        aggregate_type=TASK,
+        aggregate_id=str(task_id),
+        machine="refusals",
+        event=f"refused_{event}",
+        from_state=None,
+        to_state=None,
+        actor=actor.name,
+        now=now,
+        business_date=business_date,
+        reason=str(error),
+        payload={"code": getattr(error, "code", type(error).__name__)},
+    )
