@@ -7,7 +7,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-sqlite test-postgres lint lock clean
+.PHONY: install browser run test test-sqlite test-postgres lint lock clean
 
 install: $(STAMP)
 
@@ -22,8 +22,15 @@ run: $(STAMP)
 	$(VENV)/bin/postloan demo seed --if-empty
 	$(VENV)/bin/postloan serve --host $(HOST) --port $(PORT)
 
+# Browser tests drive Debian's chromium (Playwright never downloads a browser of its own).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
+	  else echo "chromium is not installed: browser tests are skipped (apt-get install chromium)"; fi; }
+
 # The suite runs twice: on SQLite and on PostgreSQL (it creates and drops its own database).
-test: $(STAMP)
+test: $(STAMP) browser
 	@rc=0; \
 	echo "== SQLite"; $(PY) -m pytest -q --db sqlite || rc=1; \
 	echo "== PostgreSQL"; $(PY) -m pytest -q --db postgres --pg-url '$(PG_URL)' || rc=1; \

@@ -85,6 +85,7 @@ def demo_seed(
 ) -> None:
     """Seed org units, one user per role (password in README) and a demo book of loans."""
     from loans.demo import DEMO_PASSWORD, is_empty, seed_demo
+    from tasks.demo import seed_demo_tasks
 
     with domain_errors(), session_scope() as session:
         if not is_empty(session):
@@ -93,9 +94,10 @@ def demo_seed(
                 return
             raise ValidationError("the database already has data; demo seed needs an empty one")
         org = seed_demo(session, today=_today(today), loans=loans)
+        tasks = seed_demo_tasks(session, today=_today(today))
     console.print(
         f"[green]seeded[/] {len(org.units)} org units, {len(org.users)} users "
-        f"(password [bold]{DEMO_PASSWORD}[/]), {loans} loans"
+        f"(password [bold]{DEMO_PASSWORD}[/]), {loans} loans, {tasks} tasks"
     )
 
 

@@ -14,6 +14,7 @@ from api.i18n import EVENTS, PRODUCTS, language, lookup, state_label, translator
 from api.routes.loans import org_paths
 from core.errors import AuthenticationError
 from core.settings import get_settings
+from forms import FORMS
 from loans.queries import list_loans, loan_detail, replay_loan
 from statemachines.enums import LoanState, RiskClass
 from tasks.worklist import ACTIVE, TaskFilter, View, is_overdue, worklist
@@ -22,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 PAGE = 50
 
 
-def _render(
+def render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
     lang = language(request)
@@ -40,6 +41,11 @@ def _render(
             "state_label": lambda value: state_label(value, lang),
             "event_label": lambda value: lookup(EVENTS, value, lang),
             "product_label": lambda value: lookup(PRODUCTS, value, lang),
+            "kind_label": lambda kind: (
+                (FORMS[kind].title_en if lang == "en" else FORMS[kind].title_zh)
+                if kind in FORMS
+                else kind
+            ),
         },
         status_code=status_code,
     )
@@ -60,7 +66,7 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None) -> Response:
-    return _render(
+    return render(
         request, "login.html.j2", {"next": _safe_next(next), "error": None, "username": ""}
     )
 
@@ -77,7 +83,7 @@ def login_submit(
     try:
         user = authenticate(session, username.strip(), password)
     except AuthenticationError as exc:
-        return _render(
+        return render(
             request,
             "login.html.j2",
             {"next": _safe_next(next), "error": exc.message, "username": username},
@@ -121,7 +127,7 @@ def loans_page(
         offset=(page - 1) * PAGE,
         org_paths=org_paths(actor),
     )
-    return _render(
+    return render(
         request,
         "loans.html.j2",
         {
@@ -157,7 +163,7 @@ def loan_page(
         limit=50,
     )
     open_tasks = [t for t in open_tasks if is_overdue(t, today) or t.state in ACTIVE]
-    return _render(
+    return render(
         request,
         "loan.html.j2",
         {

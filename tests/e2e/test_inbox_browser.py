@@ -1,0 +1,138 @@
+"""In a real browser (Playwright driving Debian's chromium): an account manager signs in, claims
+a customer visit, submits it with a field missing (the error is shown beside the field and the
+input kept), fixes it and finds it in the archive."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from datetime import date
+
+import pytest
+import uvicorn
+
+from api.deps import get_clock
+from api.main import app
+from core.clock import FixedClock
+from core.identity import Role
+from loans.demo import DEMO_PASSWORD
+from tasks.service import TaskSpec, open_task
+from tests.factories import make_loan
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true",
+    reason="Debian chromium not installed (make test installs it where it can)",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(engine, session, org, clock, tmp_path, monkeypatch):
+    from core.settings import get_settings
+
+    monkeypatch.setenv("POSTLOAN_ATTACHMENTS_DIR", str(tmp_path / "att"))
+    get_settings.cache_clear()
+    loan = make_loan(session, org, clock, "L1")
+    loan.assistant_manager_id = org.users["am_bj2"].id
+    session.add(loan)
+    spec = TaskSpec(
+        kind="customer_visit",
+        key="customer_visit:L1:2025-03",
+        title="客户拜访 L1",
+        due_date=date(2025, 3, 20),
+        org_unit=org.units["BJ01"],
+        candidate_role=Role.account_manager,
+        loan=loan,
+    )
+    open_task(session, spec, actor="system:test", now=clock.now(), business_date=date(2025, 3, 3))
+    session.commit()
+    fixed = FixedClock()
+    fixed.set_date(date(2025, 3, 3))
+    app.dependency_overrides[get_clock] = lambda: fixed
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if uv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(10)
+    app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def page(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        yield context.new_page()
+        browser.close()
+
+
+def test_visit_claim_submit_missing_field_fix_archive(server, page, tmp_path):
+    page.goto(f"{server}/inbox")
+    page.fill("input[name=username]", "am_bj1")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url("**/inbox")
+    row = page.locator("tr[data-task-id]", has_text="客户拜访 L1")
+    row.get_by_role("button", name="领取").click()
+    page.wait_for_url("**/tasks/*?saved=claimed")
+
+    page.fill("input[name=visited_on]", "2025-03-03")
+    page.fill("input[name='inspectors.0']", "am_bj1")
+    page.fill("input[name='inspectors.1']", "am_bj2")
+    page.check("input[name=places_visited][value=borrower_office]")
+    for name, text in [
+        ("item_2_financing_investment", "无新增融资"),
+        ("item_3_counterparties", "主要客户稳定"),
+        ("item_4_market_outlook", "行业平稳"),
+        ("item_7_cooperation_problems", "无"),
+        ("site_observations", "厂区开工正常，库存合理"),
+    ]:
+        page.fill(f"textarea[name={name}]", text)
+    photo = tmp_path / "site.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n fake site photo")
+    page.set_input_files("input[name=photos]", str(photo))
+    page.check("input[name=risk_found][value=false]")
+    page.screenshot(path=str(tmp_path / "before.png"))
+    page.get_by_role("button", name="提交").click()  # item 1 is missing
+
+    page.wait_for_selector("[data-testid=form-errors]")
+    field = page.locator("[data-field=item_1_operations]")
+    assert "has-error" in (field.get_attribute("class") or "")
+    assert field.locator(".field-error").inner_text().strip()
+    assert page.input_value("textarea[name=site_observations]") == "厂区开工正常，库存合理"
+    assert page.input_value("input[name='inspectors.1']") == "am_bj2"
+    assert page.is_checked("input[name=places_visited][value=borrower_office]")
+    assert "site.png" in page.content()  # the uploaded photo is kept
+
+    page.fill("textarea[name=item_1_operations]", "经营正常，营收同比增长5%")
+    page.get_by_role("button", name="提交").click()
+    page.wait_for_url("**/inbox?view=archive")
+    assert page.locator("tr[data-task-id]", has_text="客户拜访 L1").count() == 1
+    assert "已完成" in page.locator("[data-testid=tab-archive]").inner_text()
