@@ -18,12 +18,17 @@ from sqlalchemy import (
     DateTime,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
+    insert,
     text,
+    tuple_,
+    update,
 )
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from core.db import is_postgres
 from core.errors import ConflictError
@@ -80,6 +85,10 @@ class DailyAnchor(SQLModel, table=True):
     chains: int
     digest: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+JOURNAL: Table = JournalEntry.__table__  # type: ignore[attr-defined]
+HEADS: Table = ChainHead.__table__  # type: ignore[attr-defined]
 
 
 def canonical_json(value: Any) -> str:
@@ -249,3 +258,74 @@ def anchor_day(session: Session, business_date: date, *, now: datetime) -> Daily
     session.add(anchor)
     session.flush()
     return anchor
+
+
+def append_many(
+    session: Session, items: list[dict[str, Any]], *, now: datetime, business_date: date
+) -> int:
+    """Append many entries in a few statements (batch work: the daily sweep, bulk task opening).
+
+    Each item has the keyword arguments of `append` except now/business_date. Chains are locked
+    (Postgres) and extended in item order; the hashes are exactly those `append` would write.
+    """
+    if not items:
+        return 0
+    keys = sorted({(i["aggregate_type"], i["aggregate_id"]) for i in items})
+    heads: dict[tuple[str, str], tuple[int, str]] = {}
+    for start in range(0, len(keys), 1000):
+        part = keys[start : start + 1000]
+        query = (
+            select(ChainHead)
+            .where(tuple_(col(ChainHead.aggregate_type), col(ChainHead.aggregate_id)).in_(part))
+            .with_for_update()
+        )
+        for head in session.exec(query):
+            heads[(head.aggregate_type, head.aggregate_id)] = (head.chain_seq, head.hash)
+    known = set(heads)
+    rows: list[dict[str, Any]] = []
+    wall = now.astimezone(UTC)
+    for item in items:
+        key = (item["aggregate_type"], item["aggregate_id"])
+        seq, prev = heads.get(key, (0, GENESIS))
+        entry = JournalEntry(
+            aggregate_type=key[0],
+            aggregate_id=key[1],
+            chain_seq=seq + 1,
+            machine=item["machine"],
+            event=item["event"],
+            from_state=None if item.get("from_state") is None else str(item["from_state"]),
+            to_state=None if item.get("to_state") is None else str(item["to_state"]),
+            business_date=business_date,
+            wall_time=wall,
+            actor=item["actor"],
+            on_behalf_of=item.get("on_behalf_of"),
+            reason=item.get("reason"),
+            payload=jsonable(item.get("payload")),
+            form_kind=item.get("form_kind"),
+            schema_hash=item.get("schema_hash"),
+            prev_hash=prev,
+            hash="",
+        )
+        entry.hash = entry_hash(entry)
+        heads[key] = (entry.chain_seq, entry.hash)
+        rows.append(entry.model_dump(exclude={"id"}))
+    conn = session.connection()  # Core executemany: no ORM bulk semantics, one round trip each
+    conn.execute(insert(JOURNAL), rows)
+    new = [
+        {"aggregate_type": t, "aggregate_id": i, "chain_seq": s, "hash": h}
+        for (t, i), (s, h) in heads.items()
+        if (t, i) not in known
+    ]
+    if new:
+        conn.execute(insert(HEADS), new)
+    changed = [
+        {"t": t, "i": i, "s": s, "h": h} for (t, i), (s, h) in heads.items() if (t, i) in known
+    ]
+    if changed:
+        conn.execute(
+            update(HEADS)
+            .where(HEADS.c.aggregate_type == bindparam("t"), HEADS.c.aggregate_id == bindparam("i"))
+            .values(chain_seq=bindparam("s"), hash=bindparam("h")),
+            changed,
+        )
+    return len(rows)
