@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from functools import lru_cache
+from typing import Literal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -67,6 +68,19 @@ class Settings(BaseSettings):
         default=60, description="Loans up to N months are medium-term."
     )
     long_term_extension_max_months: int = Field(default=36, description="Long-term: extension cap.")
+
+    # Business calendar (core/calendar.py): bank-loaded schedules and the "by the 20th" rule.
+    calendar_data_dir: str | None = Field(
+        default=None, description="Folder of bank schedule files (JSON/CSV) for new years."
+    )
+    calendar_deadline_day: int = Field(default=20, ge=1, le=31, description="Monthly deadline.")
+    calendar_deadline_roll: Literal["previous", "next", "none"] = Field(
+        default="previous",
+        description="When the deadline is not a business day: move to the previous one (default).",
+    )
+    maturity_notice_days: int = Field(
+        default=30, description="Maturity notice N days before maturity (never fewer than 10)."
+    )
 
     @property
     def tz(self) -> ZoneInfo:
