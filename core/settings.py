@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     maturity_notice_days: int = Field(
         default=30, description="Maturity notice N days before maturity (never fewer than 10)."
     )
+    overdue_notice_business_days: int = Field(
+        default=3, description="Overdue notice due N business days after an unpaid maturity."
+    )
+    first_usage_check_months: int = Field(
+        default=1, description="First usage check within N months of disbursement."
+    )
+    annual_onsite_coverage_min: str = Field(
+        default="0.50", description="Goal: share of borrowers visited on site each year."
+    )
 
     @property
     def tz(self) -> ZoneInfo:

@@ -20,6 +20,7 @@ from forms.drafts import draft_model
 from forms.errors import convert, form_error, rule_entry
 from forms.inspections import CollateralCheckForm, FirstUsageCheckForm
 from forms.loan_card import LoanCardCheckForm
+from forms.notices import MaturityNoticeForm, OverdueNoticeForm
 from forms.reviews import (
     ClassificationReviewForm,
     ExtensionReviewForm,
@@ -40,6 +41,8 @@ FORMS: dict[str, type[TaskForm]] = {
         ClassificationReviewForm,
         WarningDispositionForm,
         WriteOffReviewForm,
+        MaturityNoticeForm,
+        OverdueNoticeForm,
     )
 }
 

@@ -4,10 +4,13 @@ them by hash, so the journal that records the form records the evidence."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from core.errors import ValidationError
@@ -15,6 +18,7 @@ from core.settings import get_settings
 from forms import AttachmentRef
 from tasks.models import Attachment
 
+ATTACHMENTS: Table = Attachment.__table__  # type: ignore[attr-defined]
 MAX_BYTES = 20 * 1024 * 1024  # a phone photo or a scanned notice; larger files are refused
 
 
@@ -42,21 +46,20 @@ def store(
     path = storage_dir() / digest[:2] / digest
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
+        tmp = path.with_name(f"{digest}.{uuid.uuid4().hex}.part")  # concurrent writers never clash
         tmp.write_bytes(data)
         tmp.replace(path)  # atomic: a reader never sees half a file
-    if session.get(Attachment, digest) is None:
-        session.add(
-            Attachment(
-                sha256=digest,
-                filename=filename[:200],
-                size=len(data),
-                content_type=content_type[:100] or "application/octet-stream",
-                uploaded_by_id=uploaded_by,
-                uploaded_at=now,
-            )
-        )
-        session.flush()
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    row = {
+        "sha256": digest,
+        "filename": filename[:200],
+        "size": len(data),
+        "content_type": content_type[:100] or "application/octet-stream",
+        "uploaded_by_id": uploaded_by,
+        "uploaded_at": now,
+    }
+    # the same file stored twice at once (two uploads, two flows) is one row, never an error
+    session.connection().execute(insert(ATTACHMENTS).on_conflict_do_nothing(), [row])
     return AttachmentRef(
         sha256=digest,
         filename=filename[:200],

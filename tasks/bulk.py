@@ -99,7 +99,12 @@ def open_tasks_bulk(
                 "from_state": None,
                 "to_state": TaskState.open.value,
                 "actor": actor,
-                "payload": {"key": key, "kind": by_key[key].kind, "due_date": by_key[key].due_date},
+                "payload": {
+                    "key": key,
+                    "kind": by_key[key].kind,
+                    "due_date": by_key[key].due_date,
+                    "context": by_key[key].context,
+                },
             }
             for task_id, key in sorted(created)
         ],

@@ -125,4 +125,15 @@ VALID: dict[str, dict[str, Any]] = {
         "committee_meeting_ref": "贷审会〔2024〕12号",
         "opinion": "符合核销条件，同意核销",
     },
+    "maturity_notice": {
+        "issued_on": "2024-03-01",
+        "delivery_method": "in_person",
+        "receipt": PHOTO,
+        "notes": "借款人法定代表人当面签收",
+    },
+    "overdue_notice": {
+        "issued_on": "2024-04-03",
+        "delivery_method": "registered_mail",
+        "receipt": PHOTO,
+    },
 }
