@@ -49,6 +49,10 @@ class TaskRow:
     chain_level: int | None = None
     context: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if (self.candidate_role is None) == (self.candidate_user_id is None):
+            raise ValueError(f"task {self.key}: a candidate role or a named user, not both/none")
+
 
 def open_tasks_bulk(
     session: Session, rows: Sequence[TaskRow], *, actor: str, now: datetime, business_date: date

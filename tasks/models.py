@@ -6,8 +6,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Column, Date, DateTime, Index, Integer, String, Text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlmodel import Field, SQLModel, col
 
 from core.db import path_type
 from statemachines.enums import TaskState
@@ -24,13 +35,22 @@ class HumanTask(SQLModel, table=True):
     __tablename__ = "human_tasks"
     __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": _TASK_VERSION}
     __table_args__ = (
-        # queue: open work for a role in an org subtree, earliest due first
-        Index("ix_tasks_queue", "state", "candidate_role", "candidate_org_path", "due_date"),
-        # inbox: my claimed work; archive: what I completed
+        # queue totals: open work for a role in an org subtree, counted from the index alone
+        # (kind too, the usual filter); pages read ix_tasks_waiting below
+        Index(
+            "ix_tasks_queue", "state", "candidate_role", "candidate_org_path", "due_date", "kind"
+        ),
+        # inbox: my claimed work; archive: what I completed (state in it: totals index-only)
         Index("ix_tasks_inbox", "assignee_id", "state", "due_date"),
-        Index("ix_tasks_archive", "completed_by_id", "completed_at"),
+        Index("ix_tasks_archive", "completed_by_id", "state", "completed_at"),
         Index("ix_tasks_named", "candidate_user_id", "state", "due_date"),
         Index("ix_tasks_branch", "branch_path", "state", "due_date"),
+        # candidates are a role (in an org subtree) or one named user, never both: the worklist
+        # branches must not overlap
+        CheckConstraint(
+            "(candidate_role IS NULL) <> (candidate_user_id IS NULL)",
+            name="ck_tasks_one_kind_of_candidate",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -79,6 +99,30 @@ class HumanTask(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=_utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
+
+
+# Worklist pages in page order (due date, priority first, id), so a page reads 50 index entries
+# instead of sorting a whole subtree (bench/inbox.py). Waiting work per candidate role; the
+# subtree is checked inside the index.
+_WAITING = col(HumanTask.state).in_((TaskState.open.value, TaskState.escalated.value))
+Index(
+    "ix_tasks_waiting",
+    col(HumanTask.candidate_role),
+    col(HumanTask.due_date),
+    col(HumanTask.priority).desc(),
+    col(HumanTask.id),
+    col(HumanTask.candidate_org_path),
+    postgresql_where=_WAITING,
+    sqlite_where=_WAITING,
+)
+# The all view (heads, auditors): everything in a subtree, in page order.
+Index(
+    "ix_tasks_due",
+    col(HumanTask.due_date),
+    col(HumanTask.priority).desc(),
+    col(HumanTask.id),
+    col(HumanTask.branch_path),
+)
 
 
 class Attachment(SQLModel, table=True):

@@ -3,16 +3,18 @@ all — everything in my org subtree (heads, auditors). Typed columns only, one 
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import reduce
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_
+from sqlalchemy import and_, func, literal, true, union_all
 from sqlmodel import Session, col, select
 
 from core.db import subtree
-from core.identity import Principal
 from statemachines.enums import TaskState
 from tasks.access import Actor
 from tasks.models import HumanTask
@@ -40,36 +42,59 @@ class TaskFilter:
     overdue: bool | None = None
 
 
-def _candidate(p: Principal) -> Any:
-    by_role = [
-        and_(
-            col(HumanTask.candidate_role) == role.value,
-            subtree(HumanTask.candidate_org_path, p.org_path),
-        )
-        for role in p.roles
-    ]
-    return or_(col(HumanTask.candidate_user_id) == p.user.id, *by_role)
-
-
-def _view(actor: Actor, view: View) -> Any:
-    ids = actor.user_ids
+def _branches(actor: Actor, view: View) -> list[Any]:
+    """The view as disjoint conditions, each served by one index in the order pages are read:
+    a page is a UNION ALL of per-branch top-N index scans and a total a sum of (index-only)
+    counts. An OR across them instead makes Postgres fetch and sort every matching row.
+    Disjoint because a task has a candidate role or a named user, never both (service.open_task),
+    and org subtrees nest or are disjoint, so a subtree inside another one is dropped."""
     if view is View.queue:
         if actor.read_only:
-            return false()
-        return and_(
-            col(HumanTask.state).in_(WAITING),
-            or_(*(_candidate(p) for p in actor.principals)),
-        )
+            return []
+        waiting = col(HumanTask.state).in_(WAITING)
+        named = sorted(set(actor.user_ids))
+        branches = [and_(waiting, col(HumanTask.candidate_user_id) == i) for i in named]
+        for role in sorted({r for p in actor.principals for r in p.roles}):
+            paths = _outermost(p.org_path for p in actor.principals if role in p.roles)
+            branches += [
+                and_(
+                    waiting,
+                    col(HumanTask.candidate_role) == role.value,
+                    subtree(HumanTask.candidate_org_path, path),
+                )
+                for path in paths
+            ]
+        return branches
     if view is View.inbox:
-        return and_(col(HumanTask.state) == TaskState.claimed, col(HumanTask.assignee_id).in_(ids))
+        ids = actor.user_ids
+        return [
+            and_(col(HumanTask.state) == TaskState.claimed, col(HumanTask.assignee_id).in_(ids))
+        ]
     if view is View.archive:
-        return and_(
-            col(HumanTask.state) == TaskState.completed,
-            col(HumanTask.completed_by_id) == actor.me.user.id,
-        )
+        return [
+            and_(
+                col(HumanTask.state) == TaskState.completed,
+                col(HumanTask.completed_by_id) == actor.me.user.id,
+            )
+        ]
     if actor.me.is_auditor:
-        return True
-    return or_(*(subtree(HumanTask.branch_path, p.org_path) for p in actor.principals))
+        return [true()]
+    paths = _outermost(p.org_path for p in actor.principals)
+    return [subtree(HumanTask.branch_path, path) for path in paths]
+
+
+def _outermost(paths: Iterable[str]) -> list[str]:
+    unique = set(paths)
+    return sorted(p for p in unique if not any(p != q and p.startswith(q) for q in unique))
+
+
+def _total(branches: list[Any], clauses: list[Any]) -> Any:
+    """One scalar: the sum of the branches' counts (they are disjoint)."""
+    counts = [
+        select(func.count()).select_from(HumanTask).where(b, *clauses).scalar_subquery()
+        for b in branches
+    ]
+    return reduce(operator.add, counts) if counts else literal(0)
 
 
 def _filters(f: TaskFilter, today: date) -> list[Any]:
@@ -108,12 +133,26 @@ def worklist(
     offset: int = 0,
     with_total: bool = True,
 ) -> tuple[list[HumanTask], int | None]:
-    where = and_(_view(actor, view), *_filters(filters, today))
+    branches, clauses = _branches(actor, view), _filters(filters, today)
     order = (
         (col(HumanTask.completed_at).desc(), col(HumanTask.id).desc())
         if view is View.archive
         else (col(HumanTask.due_date), col(HumanTask.priority).desc(), col(HumanTask.id))
     )
+    if not branches:
+        return [], 0 if with_total else None
+    if len(branches) == 1:
+        where = and_(branches[0], *clauses)
+    else:  # each branch's first offset+limit rows, read in index order; the page is among them
+        tops = [
+            select(HumanTask.id)
+            .where(b, *clauses)
+            .order_by(*order)
+            .limit(offset + limit)
+            .subquery()
+            for b in branches
+        ]
+        where = col(HumanTask.id).in_(union_all(*(select(t.c.id) for t in tops)))
     rows = list(
         session.exec(
             select(HumanTask).where(where).order_by(*order).limit(limit).offset(offset)
@@ -121,25 +160,20 @@ def worklist(
     )
     total = None
     if with_total:
-        total = session.exec(select(func.count()).select_from(HumanTask).where(where)).one()
+        total = int(session.exec(select(_total(branches, clauses))).one())
     return rows, total
 
 
 def counts(session: Session, actor: Actor, *, today: date) -> dict[str, int]:
-    """Tab counts, plus how many of the actor's open and claimed tasks are overdue."""
-    result = {
-        v.value: int(
-            session.exec(select(func.count()).select_from(HumanTask).where(_view(actor, v))).one()
+    """Tab counts, plus how many of the actor's open and claimed tasks are overdue (one query)."""
+    queue, inbox, archive = (_branches(actor, v) for v in (View.queue, View.inbox, View.archive))
+    late = [col(HumanTask.due_date) < today]
+    row = session.exec(
+        select(
+            _total(queue, []), _total(inbox, []), _total(archive, []), _total(queue + inbox, late)
         )
-        for v in (View.queue, View.inbox, View.archive)
-    }
-    late = and_(
-        or_(_view(actor, View.queue), _view(actor, View.inbox)), col(HumanTask.due_date) < today
-    )
-    result["overdue"] = int(
-        session.exec(select(func.count()).select_from(HumanTask).where(late)).one()
-    )
-    return result
+    ).one()
+    return dict(zip(("queue", "inbox", "archive", "overdue"), map(int, row), strict=True))
 
 
 def is_overdue(task: HumanTask, today: date) -> bool:
