@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import secrets
 from functools import lru_cache
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     )
     long_term_extension_max_months: int = Field(default=36, description="Long-term: extension cap.")
 
+    overdue_bucket_bounds: tuple[int, ...] = Field(
+        default=(30, 60, 90, 120, 150, 180),
+        description="Upper days-past-due bound of M1..M6 (003); beyond the last: M6+.",
+    )
     # Business calendar (core/calendar.py): bank-loaded schedules and the "by the 20th" rule.
     calendar_data_dir: str | None = Field(
         default=None, description="Folder of bank schedule files (JSON/CSV) for new years."

@@ -64,8 +64,9 @@ class HumanTaskLifecycle(StrictMachine):
 
     def _writable(self, facts: TaskFacts) -> None:
         if facts.read_only:
-            raise TaskPermissionError("auditors can read tasks but not act on them",
-                                      actor=facts.actor)
+            raise TaskPermissionError(
+                "auditors can read tasks but not act on them", actor=facts.actor
+            )
 
     def check_may_claim(self, facts: TaskFacts) -> None:
         self._writable(facts)

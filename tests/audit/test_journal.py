@@ -178,8 +178,16 @@ def test_anchor_waits_for_inflight_append_stays_valid(engine):
 def test_append_many_same_chain_as_append_verifies(session, engine):
     _append(session, "A", 2)  # existing chain
     items = [
-        {"aggregate_type": "loan", "aggregate_id": agg, "machine": "m", "event": f"b{k}",
-         "from_state": "x", "to_state": "y", "actor": "system:sweep", "payload": {"k": k}}
+        {
+            "aggregate_type": "loan",
+            "aggregate_id": agg,
+            "machine": "m",
+            "event": f"b{k}",
+            "from_state": "x",
+            "to_state": "y",
+            "actor": "system:sweep",
+            "payload": {"k": k},
+        }
         for k, agg in enumerate(["A", "B", "A", "C", "B"])
     ]
     assert journal.append_many(session, items, now=NOW, business_date=date(2026, 3, 3)) == 5
@@ -188,8 +196,17 @@ def test_append_many_same_chain_as_append_verifies(session, engine):
     assert [e.event for e in journal.chain(session, "loan", "B")] == ["b1", "b4"]
     report = _verify(engine)
     assert report.ok, [b.describe() for b in report.breaks]
-    journal.append(session, aggregate_type="loan", aggregate_id="C", machine="m", event="after",
-                   from_state=None, to_state=None, actor="u", now=NOW,
-                   business_date=date(2026, 3, 3))
+    journal.append(
+        session,
+        aggregate_type="loan",
+        aggregate_id="C",
+        machine="m",
+        event="after",
+        from_state=None,
+        to_state=None,
+        actor="u",
+        now=NOW,
+        business_date=date(2026, 3, 3),
+    )
     session.commit()
     assert _verify(engine).ok and journal.chain(session, "loan", "C")[-1].chain_seq == 2

@@ -1,0 +1,146 @@
+"""daily-sweep: the portfolio sweep for one business date (DESIGN decision 3).
+
+One Prefect step per chunk of loans (thousands each): payments applied, days past due, buckets,
+lifecycle moves through the machine, regulatory floors. Each chunk is one transaction and
+idempotent, so a re-run of the date — or of a run killed halfway — creates nothing twice. Loans
+below their floor get a classification-review task (a downgrade *proposal*, never a silent
+change); the day ends with the journal's anchor.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from prefect import flow, task
+from pydantic import BaseModel, Field
+
+from audit.journal import DailyAnchor, anchor_day
+from flows.common import business_date, clock, transaction
+from loans import sweep
+from tasks.proposals import open_floor_proposals
+
+ACTOR = "system:daily-sweep"
+
+
+class SweepParams(BaseModel):
+    business_date: date | None = Field(default=None, description="Default: today (bank time).")
+    chunk_size: int = Field(default=20_000, ge=1, le=200_000)
+    chunk_deployment: str | None = Field(
+        default=None,
+        description="Run each chunk as a run of this deployment (a work pool's workers spread "
+        "them over machines); None: chunks run here, one after another.",
+    )
+
+
+@task(name="plan-chunks", retries=2, retry_delay_seconds=5)
+def plan_chunks(chunk_size: int) -> list[tuple[int, int]]:
+    with transaction() as session:
+        return sweep.chunk_bounds(session, size=chunk_size)
+
+
+def run_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
+    """One chunk in one transaction: the sweep, then review tasks for the loans below their
+    floor. Shared by the Prefect step and `postloan sweep`."""
+    with transaction() as session:
+        now = clock().now()
+        result = sweep.sweep_chunk(
+            session, business_date=day, loan_id_from=lo, loan_id_to=hi, now=now
+        )
+        opened = open_floor_proposals(
+            session, result.proposals, actor=ACTOR, now=now, business_date=day
+        )
+    return {**summary(result), "proposal_tasks_opened": opened}
+
+
+def summary(result: sweep.ChunkResult) -> dict[str, Any]:
+    """Counts and timings of a chunk, JSON-safe (a Prefect result, a CLI table)."""
+    counts = {
+        name: getattr(result, name)
+        for name in (
+            "loans",
+            "payments_applied",
+            "dpd_updated",
+            "bucket_changes",
+            "journal_entries",
+        )
+    }
+    counts.update({f"moved_{event}": n for event, n in result.moves.items()})
+    counts.update(
+        {
+            "conflicts_skipped": len(result.conflicts),
+            "refused_by_machine": len(result.refused),
+            "below_floor": len(result.proposals),
+        }
+    )
+    counts.update({f"seconds_{step}": round(t, 3) for step, t in result.elapsed.items()})
+    return counts
+
+
+def run_anchor(day: date) -> str:
+    """The day's journal anchor, written once (a re-run of the date keeps the first)."""
+    with transaction() as session:
+        existing = session.get(DailyAnchor, day)
+        anchor = existing or anchor_day(session, day, now=clock().now())
+        return anchor.digest
+
+
+@task(name="sweep-chunk", retries=2, retry_delay_seconds=10, timeout_seconds=900)
+def sweep_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
+    return run_chunk(day, lo, hi)
+
+
+@task(name="anchor-journal", retries=2, retry_delay_seconds=5)
+def anchor(day: date) -> str:
+    return run_anchor(day)
+
+
+@flow(name="sweep-chunk", log_prints=True)
+def sweep_chunk_flow(business_date: date, lo: int, hi: int) -> dict[str, Any]:
+    """One chunk as a flow run of its own, for workers of a work pool."""
+    return run_chunk(business_date, lo, hi)
+
+
+def _distributed(day: date, bounds: list[tuple[int, int]], deployment: str) -> list[dict[str, Any]]:
+    """Start every chunk as a deployment run (workers pick them up), then wait for all."""
+    from prefect.deployments import run_deployment
+    from prefect.flow_runs import wait_for_flow_run
+
+    runs = [
+        run_deployment(
+            deployment,
+            parameters={"business_date": day, "lo": lo, "hi": hi},
+            timeout=0,
+            as_subflow=True,
+        )
+        for lo, hi in bounds
+    ]
+    results = []
+    for run in runs:
+        finished = wait_for_flow_run(run.id, timeout=3600, log_states=True)
+        if not finished.state or not finished.state.is_completed():
+            raise RuntimeError(f"chunk run {run.name} ended {finished.state}; re-run the date")
+        results.append(finished.state.result())
+    return results
+
+
+@flow(name="daily-sweep", log_prints=True)
+def daily_sweep(params: SweepParams | None = None) -> dict[str, Any]:
+    """The portfolio sweep for a business date: chunks, floor proposals, the journal anchor."""
+    params = params or SweepParams()
+    day = business_date(params.business_date)
+    totals: dict[str, Any] = {"business_date": day.isoformat(), "chunks": 0}
+    bounds = plan_chunks(params.chunk_size)
+    results = (
+        _distributed(day, bounds, params.chunk_deployment)
+        if params.chunk_deployment
+        else [sweep_chunk(day, lo, hi) for lo, hi in bounds]
+    )
+    for result in results:
+        for key, value in result.items():
+            if isinstance(value, int | float):
+                totals[key] = totals.get(key, 0) + value
+        totals["chunks"] += 1
+    totals["anchor"] = anchor(day)
+    print(f"daily sweep {day}: {totals}")
+    return totals

@@ -1,0 +1,89 @@
+"""The deployments and their schedules — the only module that knows deployment names.
+
+Cron schedules carry the bank's time zone (the `cron=` shorthand would run in UTC). `serve()`
+runs them in this process; for more machines, run a Prefect server on Postgres with a work
+pool and start workers (README, "Scaling out").
+"""
+
+from __future__ import annotations
+
+from prefect import serve
+from prefect.schedules import Cron
+
+from core.settings import get_settings
+from flows.daily_sweep import SweepParams, daily_sweep
+from flows.inspections import inspection_scheduler
+from flows.pre_maturity import pre_maturity
+
+DAILY_SWEEP = "daily-sweep"
+INSPECTIONS = "inspection-scheduler"
+PRE_MATURITY = "pre-maturity"
+SWEEP_CHUNK = "sweep-chunk"  # flow name / deployment name
+
+SCHEDULES = {  # cron in the bank's time zone
+    DAILY_SWEEP: "30 20 * * *",  # after the core banking system's end of day
+    INSPECTIONS: "0 6 * * *",  # before the working day
+    PRE_MATURITY: "15 6 * * *",
+}
+
+
+def deployments() -> list:  # type: ignore[type-arg]
+    tz = get_settings().timezone
+    flows = {
+        DAILY_SWEEP: daily_sweep,
+        INSPECTIONS: inspection_scheduler,
+        PRE_MATURITY: pre_maturity,
+    }
+    return [
+        flow_.to_deployment(
+            name=name,
+            schedule=Cron(SCHEDULES[name], timezone=tz),
+            description=(flow_.description or flow_.name).strip().splitlines()[0],
+        )
+        for name, flow_ in flows.items()
+    ]
+
+
+def deploy_to_pool(work_pool: str, source: str = ".") -> list[str]:
+    """Register the deployments in a work pool, the sweep spreading its chunks over the pool's
+    workers (`prefect worker start --pool …` on each machine). Returns the deployment ids."""
+    tz = get_settings().timezone
+    specs = [
+        (
+            "flows/daily_sweep.py:daily_sweep",
+            DAILY_SWEEP,
+            {"params": SweepParams(chunk_deployment=f"{SWEEP_CHUNK}/{SWEEP_CHUNK}").model_dump()},
+            SCHEDULES[DAILY_SWEEP],
+        ),
+        ("flows/daily_sweep.py:sweep_chunk_flow", SWEEP_CHUNK, {}, None),
+        ("flows/inspections.py:inspection_scheduler", INSPECTIONS, {}, SCHEDULES[INSPECTIONS]),
+        ("flows/pre_maturity.py:pre_maturity", PRE_MATURITY, {}, SCHEDULES[PRE_MATURITY]),
+    ]
+    ids = []
+    for entrypoint, name, parameters, cron in specs:
+        remote = flow_from_source(source, entrypoint)
+        ids.append(
+            str(
+                remote.deploy(
+                    name=name,
+                    work_pool_name=work_pool,
+                    parameters=parameters,
+                    schedule=Cron(cron, timezone=tz) if cron else None,
+                    build=False,
+                    push=False,
+                    print_next_steps=False,
+                )
+            )
+        )
+    return ids
+
+
+def flow_from_source(source: str, entrypoint: str):  # type: ignore[no-untyped-def]
+    from prefect import Flow
+
+    return Flow.from_source(source=source, entrypoint=entrypoint)
+
+
+def serve_all() -> None:
+    """Serve every deployment with its schedule (blocks; must run in the main thread)."""
+    serve(*deployments(), print_starting_message=False)
