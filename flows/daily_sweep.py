@@ -9,6 +9,7 @@ change); the day ends with the journal's anchor.
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Any
 
@@ -21,6 +22,8 @@ from loans import sweep
 from tasks.proposals import open_floor_proposals
 
 ACTOR = "system:daily-sweep"
+POLL_SECONDS = 2
+CHUNK_WAIT_SECONDS = 3600
 
 
 class SweepParams(BaseModel):
@@ -102,9 +105,10 @@ def sweep_chunk_flow(business_date: date, lo: int, hi: int) -> dict[str, Any]:
 
 
 def _distributed(day: date, bounds: list[tuple[int, int]], deployment: str) -> list[dict[str, Any]]:
-    """Start every chunk as a deployment run (workers pick them up), then wait for all."""
+    """Start every chunk as a deployment run (a work pool's workers pick them up), then wait for
+    all. A chunk's counts stay in its own run (its result lives on the worker that ran it)."""
+    from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
-    from prefect.flow_runs import wait_for_flow_run
 
     runs = [
         run_deployment(
@@ -115,13 +119,24 @@ def _distributed(day: date, bounds: list[tuple[int, int]], deployment: str) -> l
         )
         for lo, hi in bounds
     ]
-    results = []
-    for run in runs:
-        finished = wait_for_flow_run(run.id, timeout=3600, log_states=True)
-        if not finished.state or not finished.state.is_completed():
-            raise RuntimeError(f"chunk run {run.name} ended {finished.state}; re-run the date")
-        results.append(finished.state.result())
-    return results
+    pending = {run.id: run.name for run in runs}
+    deadline = time.monotonic() + CHUNK_WAIT_SECONDS
+    with get_client(sync_client=True) as client:
+        while pending:
+            for run_id in list(pending):
+                state = client.read_flow_run(run_id).state
+                if state is not None and state.is_final():
+                    if not state.is_completed():
+                        raise RuntimeError(
+                            f"chunk run {pending[run_id]} ended {state.type}; "
+                            "run the date again (it is idempotent)"
+                        )
+                    del pending[run_id]
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"{len(pending)} chunk runs unfinished; run the date again")
+            if pending:
+                time.sleep(POLL_SECONDS)
+    return [{"chunks_on_workers": 1} for _ in runs]
 
 
 @flow(name="daily-sweep", log_prints=True)
