@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -106,26 +107,21 @@ def _utc_iso(moment: datetime) -> str:
     return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def entry_hash(entry: JournalEntry) -> str:
-    body = {
-        "aggregate_type": entry.aggregate_type,
-        "aggregate_id": entry.aggregate_id,
-        "chain_seq": entry.chain_seq,
-        "machine": entry.machine,
-        "event": entry.event,
-        "from_state": entry.from_state,
-        "to_state": entry.to_state,
-        "business_date": entry.business_date.isoformat(),
-        "wall_time": _utc_iso(entry.wall_time),
-        "actor": entry.actor,
-        "on_behalf_of": entry.on_behalf_of,
-        "reason": entry.reason,
-        "payload": entry.payload,
-        "form_kind": entry.form_kind,
-        "schema_hash": entry.schema_hash,
-        "prev_hash": entry.prev_hash,
-    }
+_HASHED = ("aggregate_type", "aggregate_id", "chain_seq", "machine", "event", "from_state",
+           "to_state", "business_date", "wall_time", "actor", "on_behalf_of", "reason", "payload",
+           "form_kind", "schema_hash", "prev_hash")  # fmt: skip
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    """The entry's hash over every recorded field and the previous hash (canonical JSON)."""
+    body = {name: row[name] for name in _HASHED}
+    body["business_date"] = row["business_date"].isoformat()
+    body["wall_time"] = _utc_iso(row["wall_time"])
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def entry_hash(entry: JournalEntry) -> str:
+    return row_hash({name: getattr(entry, name) for name in _HASHED})
 
 
 def append(
@@ -287,28 +283,27 @@ def append_many(
     for item in items:
         key = (item["aggregate_type"], item["aggregate_id"])
         seq, prev = heads.get(key, (0, GENESIS))
-        entry = JournalEntry(
-            aggregate_type=key[0],
-            aggregate_id=key[1],
-            chain_seq=seq + 1,
-            machine=item["machine"],
-            event=item["event"],
-            from_state=None if item.get("from_state") is None else str(item["from_state"]),
-            to_state=None if item.get("to_state") is None else str(item["to_state"]),
-            business_date=business_date,
-            wall_time=wall,
-            actor=item["actor"],
-            on_behalf_of=item.get("on_behalf_of"),
-            reason=item.get("reason"),
-            payload=jsonable(item.get("payload")),
-            form_kind=item.get("form_kind"),
-            schema_hash=item.get("schema_hash"),
-            prev_hash=prev,
-            hash="",
-        )
-        entry.hash = entry_hash(entry)
-        heads[key] = (entry.chain_seq, entry.hash)
-        rows.append(entry.model_dump(exclude={"id"}))
+        row: dict[str, Any] = {  # plain rows: no ORM object per entry in batch work
+            "aggregate_type": key[0],
+            "aggregate_id": key[1],
+            "chain_seq": seq + 1,
+            "machine": item["machine"],
+            "event": item["event"],
+            "from_state": None if item.get("from_state") is None else str(item["from_state"]),
+            "to_state": None if item.get("to_state") is None else str(item["to_state"]),
+            "business_date": business_date,
+            "wall_time": wall,
+            "actor": item["actor"],
+            "on_behalf_of": item.get("on_behalf_of"),
+            "reason": item.get("reason"),
+            "payload": jsonable(item.get("payload")),
+            "form_kind": item.get("form_kind"),
+            "schema_hash": item.get("schema_hash"),
+            "prev_hash": prev,
+        }
+        row["hash"] = row_hash(row)
+        heads[key] = (row["chain_seq"], row["hash"])
+        rows.append(row)
     conn = session.connection()  # Core executemany: no ORM bulk semantics, one round trip each
     conn.execute(insert(JOURNAL), rows)
     new = [
