@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep, commit
+from api.errors import status_for
 from api.i18n import language
 from api.pages import render
 from api.routes.tasks import complete_recording_refusals
@@ -180,28 +181,18 @@ async def submit_task_form(
             commit(session)
             return RedirectResponse(f"/tasks/{task_id}?saved=draft", status_code=303)
         complete_recording_refusals(session, task_id, actor, data, clock, expected_version=None)
-    except ValidationError as exc:
+    except PostloanError as exc:  # shown on the form, with everything the user typed kept
         session.rollback()
+        errors = error_messages(exc, language(request)) if isinstance(exc, ValidationError) else {}
+        task = service.get_task(session, task_id, actor)
         return _task_page(
             request,
             session,
             actor,
-            service.get_task(session, task_id, actor),
+            task,
             clock.today(),
             values=data,
-            status_code=422,
-            errors=error_messages(exc, language(request)) or {"_": exc.message},
-        )
-    except PostloanError as exc:
-        session.rollback()
-        return _task_page(
-            request,
-            session,
-            actor,
-            service.get_task(session, task_id, actor),
-            clock.today(),
-            values=data,
-            status_code=409 if exc.code else 400,
-            errors={"_": exc.message},
+            status_code=status_for(exc),
+            errors=errors or {"_": exc.message},
         )
     return RedirectResponse("/inbox?view=archive", status_code=303)

@@ -54,19 +54,22 @@ class TaskRow:
             raise ValueError(f"task {self.key}: a candidate role or a named user, not both/none")
 
 
+def existing_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of these task keys are already open (chunked IN lookups, never one per key)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        part = list(keys[start : start + CHUNK])
+        found.update(session.exec(select(HumanTask.key).where(col(HumanTask.key).in_(part))))
+    return found
+
+
 def open_tasks_bulk(
     session: Session, rows: Sequence[TaskRow], *, actor: str, now: datetime, business_date: date
 ) -> list[int]:
     """Open every task whose key is new; returns the ids created (re-running creates none)."""
     unique = list({r.key: r for r in reversed(rows)}.values())[::-1]  # first of each key
     keys = [r.key for r in unique]
-    existing: set[str] = set()
-    for start in range(0, len(keys), CHUNK):
-        existing.update(
-            session.exec(
-                select(HumanTask.key).where(col(HumanTask.key).in_(keys[start : start + CHUNK]))
-            ).all()
-        )
+    existing = existing_keys(session, keys)
     todo = [r for r in unique if r.key not in existing]
     if not todo:
         return []

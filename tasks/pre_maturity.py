@@ -17,7 +17,7 @@ from core.identity import OrgUnit, User
 from core.settings import Settings, get_settings
 from loans.models import Borrower, ExtensionRequest, ExtensionStatus, Loan
 from tasks import attachments
-from tasks.bulk import CHUNK, TaskRow, open_tasks_bulk
+from tasks.bulk import TaskRow, existing_keys, open_tasks_bulk
 from tasks.inspections import (
     CLOSED,
     amounts_by_loan,
@@ -26,7 +26,6 @@ from tasks.inspections import (
     loan_facts,
     task_row,
 )
-from tasks.models import HumanTask
 from tasks.notices import NOTICE_TITLES, Notice, render_notice
 
 # 到期前催收: at least 10 days before maturity, a month or earlier recommended (001 §三).
@@ -188,14 +187,6 @@ class PreMaturityResult:
     created: dict[str, list[int]] = field(default_factory=dict)
 
 
-def _existing_keys(session: Session, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(keys), CHUNK):
-        part = keys[start : start + CHUNK]
-        found.update(session.exec(select(HumanTask.key).where(col(HumanTask.key).in_(part))))
-    return found
-
-
 def schedule_pre_maturity(
     session: Session,
     *,
@@ -208,7 +199,7 @@ def schedule_pre_maturity(
     """Render and store the document of each new notice (content hash in the task context, as an
     `AttachmentRef` under `notice_document`), then open the tasks in one bulk call."""
     planned = plan_pre_maturity(session, on=on, calendar=calendar, settings=settings)
-    existing = _existing_keys(session, [p.row.key for p in planned])
+    existing = existing_keys(session, [p.row.key for p in planned])
     rows: list[TaskRow] = []
     for item in planned:
         if item.row.key in existing:

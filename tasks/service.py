@@ -371,11 +371,13 @@ def complete(
     task = _locked(session, task_id, actor, expected_version)
     if TaskState(task.state) == TaskState.completed:  # a double submit: one completion only
         raise TaskAlreadyCompletedError(task_id, _username(session, task.completed_by_id))
+    # who may complete is decided before the form is read: a stranger gets 403, not field errors
+    facts, acting_as = facts_for(actor, task, "complete")
+    if TaskState(task.state) != TaskState.claimed or facts.read_only or not facts.is_assignee:
+        _fire(session, task, "complete", actor, now=now)  # raises the precise refusal
     form = validate_form(task.kind, data)
     require_stored(session, form.attachments())
-    facts, acting_as = facts_for(actor, task, "complete")
-    if facts.is_assignee and not facts.read_only:
-        check_four_eyes(session, task, actor, acting_as, form)
+    check_four_eyes(session, task, actor, acting_as, form)
     before = str(task.state)
     acting_as = _fire(session, task, "complete", actor, now=now)
     task.result = form.model_dump(mode="json")

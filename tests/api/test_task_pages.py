@@ -88,3 +88,13 @@ def test_loan_page_lists_open_tasks(web):
     client, late, fine = web
     page = client.get("/loans/L1").text
     assert f'href="/tasks/{late.id}"' in page and f'href="/tasks/{fine.id}"' in page
+
+
+def test_task_page_submit_by_non_assignee_403_before_form_check(web):
+    client, late, _ = web
+    client.post(f"/tasks/{late.id}/claim")
+    client.post("/logout")
+    client.post("/login", data={"username": "am_bj2", "password": DEMO_PASSWORD})
+    response = client.post(f"/tasks/{late.id}", data={"_action": "complete"})
+    assert response.status_code == 403
+    assert "not in am_bj2&#39;s inbox" in response.text
