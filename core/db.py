@@ -74,21 +74,40 @@ def is_postgres(engine_or_session: Engine | Session) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+def as_conflict(exc: BaseException) -> ConflictError | None:
+    """The clean conflict a concurrent writer's failure means, or None if it means something else."""
+    if isinstance(exc, StaleDataError):  # the version check matched no row
+        return ConflictError("the record was changed concurrently; reload and try again")
+    if isinstance(exc, OperationalError) and _is_lock_conflict(exc):
+        return ConflictError("the record is being changed by someone else; try again")
+    return None
+
+
+def commit(session: Session) -> None:
+    """Commit; a concurrent change rolls back and becomes a ConflictError (HTTP 409)."""
+    try:
+        session.commit()
+    except (StaleDataError, OperationalError) as exc:
+        session.rollback()
+        conflict = as_conflict(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
+
+
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error (nothing half-saved)."""
     session = Session(engine or get_engine(), expire_on_commit=False)
     try:
         yield session
-        session.commit()
-    except OperationalError as exc:
+        commit(session)
+    except (StaleDataError, OperationalError) as exc:
         session.rollback()
-        if _is_lock_conflict(exc):
-            raise ConflictError("the record is being changed by someone else; try again") from exc
-        raise
-    except StaleDataError as exc:
-        session.rollback()
-        raise ConflictError("the record was changed concurrently; reload and try again") from exc
+        conflict = as_conflict(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
     except BaseException:
         session.rollback()
         raise

@@ -17,6 +17,7 @@ from audit.journal import JournalEntry
 from core.errors import ConflictError, RuleViolationError
 from loans import aging
 from loans.book import LOAN, get_loan, installments_of
+from loans.extensions import reschedule_for_extension
 from loans.models import (
     Borrower,
     BorrowerKind,
@@ -198,8 +199,6 @@ def _apply_extension(session: Session, loan: Loan, business_date: date) -> dict[
         .order_by(ExtensionRequest.id)
     ).first()
     assert request is not None  # the machine's validator checked it exists
-    from loans.extensions import reschedule_for_extension
-
     old_maturity = loan.maturity_date
     reschedule_for_extension(session, loan, request.new_maturity_date, business_date)
     request.status = ExtensionStatus.applied

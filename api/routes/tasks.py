@@ -20,7 +20,7 @@ from api.task_schemas import (
     TaskDelegate,
     TaskSubmission,
 )
-from core.identity import User, user_by_username
+from core.identity import User, org_unit_by_code, user_by_username
 from forms import json_schema, schema_hash
 from tasks import service
 from tasks.access import Actor
@@ -85,8 +85,6 @@ def read_tasks(
     today = clock.today()
     branch_path = None
     if branch:
-        from core.identity import org_unit_by_code
-
         branch_path = org_unit_by_code(session, branch).path
     filters = TaskFilter(
         kind=kind,
