@@ -60,6 +60,27 @@ class PermissionDeniedError(PostloanError):
     code = "permission_denied"
 
 
+class FourEyesError(PermissionDeniedError):
+    """Nobody approves their own request; each level of a chain is a different person; an
+    on-site visit needs two distinct account managers, one of them the loan's own (DOMAIN §4, §6)."""
+
+    code = "four_eyes"
+
+
+class SelfApprovalError(FourEyesError):
+    code = "self_approval"
+
+
+class SameApproverError(FourEyesError):
+    code = "same_approver_in_chain"
+
+
+class InsufficientAuthorityError(PermissionDeniedError):
+    """The decider's delegated authority (授权) does not cover the amount."""
+
+    code = "insufficient_authority"
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}

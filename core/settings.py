@@ -57,6 +57,15 @@ class Settings(BaseSettings):
         default=True,
         description="Restructured again during observation → at least 可疑 (consultation draft).",
     )
+    npl_upgrade_min_periods: int = Field(
+        default=2,
+        ge=1,
+        description="Upgrade out of 不良: repayment periods paid in full and on time after the "
+        "arrears were cleared (at least this many and at least the months below).",
+    )
+    npl_upgrade_min_months: int = Field(
+        default=6, ge=0, description="Upgrade out of 不良: months of on-time repayment."
+    )
     extension_notice_days: int = Field(
         default=30, description="Extension must be applied for at least N days before maturity."
     )
@@ -93,6 +102,52 @@ class Settings(BaseSettings):
     )
     annual_onsite_coverage_min: str = Field(
         default="0.50", description="Goal: share of borrowers visited on site each year."
+    )
+
+    # Approval chains (DOMAIN §6): who decides, up to which amount (授权), and how fast.
+    approval_chains_file: str | None = Field(
+        default=None,
+        description="JSON file replacing the default chain definitions (approvals/chains.py).",
+    )
+    extension_authority_branch_head_cents: int = Field(
+        default=5_000_000_00,
+        ge=0,
+        description="A branch head decides an extension alone up to this exposure (¥5,000,000); "
+        "above it the branch head's approval goes on to the credit committee.",
+    )
+    extension_authority_department_head_cents: int = Field(
+        default=20_000_000_00,
+        ge=0,
+        description="The credit department head's extension authority (¥20,000,000).",
+    )
+    approval_level_business_days: int = Field(
+        default=3, ge=1, description="Business days each level of a chain has to decide."
+    )
+    restructuring_other_npl: bool = Field(
+        default=True,
+        description="An extension is a restructuring when another of the borrower's loans is "
+        "不良 (分类办法 第十七条: debts already non-performing).",
+    )
+    # The outbox (DESIGN decision 2): delivery to Prefect, at least once, with backoff.
+    dispatcher_interval_seconds: float = Field(
+        default=0.5, gt=0, description="How often `postloan serve` looks for outbox rows."
+    )
+    outbox_backoff_max_seconds: int = Field(
+        default=300, ge=1, description="Longest wait between two delivery attempts of a row."
+    )
+    # SLA ladder of every human task (flows/escalation.py): business days after the due date.
+    sla_remind_after_business_days: int = Field(
+        default=1, ge=0, description="Remind the assignee N business days after the due date."
+    )
+    sla_head_after_business_days: int = Field(
+        default=3, ge=1, description="Escalate to the head of the task's unit after N days."
+    )
+    sla_upper_after_business_days: int = Field(
+        default=5, ge=1, description="Escalate one level up after N business days."
+    )
+    escalation_top_unit: str = Field(
+        default="HO-CR",
+        description="Where escalations above a branch go (授信管理部 by default).",
     )
 
     @property

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from loans.schedule import add_months
+
 
 class InstallmentLike(Protocol):
     due_date: date
@@ -78,3 +80,58 @@ def bucket_for(dpd: int, bounds: tuple[int, ...] = (30, 60, 90, 120, 150, 180)) 
         if dpd <= upper:
             return f"M{index}"
     return f"M{len(bounds)}+"
+
+
+@dataclass(frozen=True)
+class NplExit:
+    """Whether the repayment record allows an upgrade out of 不良 (DOMAIN §3: arrears cleared,
+    then at least max(two periods, six months) paid in full and on time). `problem` says why not."""
+
+    problem: str | None
+    since: date | None = None  # the clock starts here: arrears cleared (or classified 不良)
+    on_time_periods: int = 0
+
+    @property
+    def allowed(self) -> bool:
+        return self.problem is None
+
+
+def npl_exit(
+    installments: Iterable[InstallmentLike],
+    *,
+    npl_since: date | None,
+    on: date,
+    min_periods: int,
+    min_months: int,
+) -> NplExit:
+    """The evidence for an upgrade out of 不良, from the book as of `on`. The clock starts when the
+    last arrear was cleared (or when the loan became 不良, if it never was late since) and restarts
+    at every installment paid late after it."""
+    insts = sorted(installments, key=lambda i: i.due_date)
+    dpd = days_past_due(insts, on)
+    if dpd > 0:
+        return NplExit(f"arrears are not cleared ({dpd} days past due on {on})")
+    cleared = [
+        i.paid_off_on
+        for i in insts
+        if i.paid_off_on is not None and i.due_date < i.paid_off_on <= on
+    ]
+    starts = [d for d in (max(cleared, default=None), npl_since) if d is not None]
+    since = max(starts) if starts else None
+    if since is None:
+        return NplExit(None)  # never late, never 不良 on record: nothing to wait for
+    periods = 0
+    for inst in insts:
+        if inst.due_date <= since or inst.due_date > on:
+            continue
+        if inst.paid_off_on is not None and inst.paid_off_on <= inst.due_date:
+            periods += 1
+    ends = add_months(since, min_months)
+    if periods < min_periods or on < ends:
+        return NplExit(
+            f"since {since}: {periods} of {min_periods} repayment periods paid in full and on "
+            f"time, and {min_months} months of good repayment end on {ends}",
+            since,
+            periods,
+        )
+    return NplExit(None, since, periods)

@@ -14,10 +14,11 @@ from core.clock import FixedClock
 from core.identity import OrgUnit, OrgUnitKind, Role, User, add_org_unit, add_user, hash_password
 from core.settings import get_settings
 from loans.book import LoanTerms, installments_of, open_loan
+from loans.floors import floor_for
 from loans.models import Borrower, BorrowerKind, Loan
 from loans.payments import record_payment
 from loans.schedule import RepaymentMethod, add_months
-from loans.transitions import floor_for, reclassify_loan, transition_loan
+from loans.transitions import reclassify_loan, transition_loan
 from statemachines.enums import LoanState, RiskClass
 
 DEMO_PASSWORD = "postloan-demo"  # documented in README; every demo user has it

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     Date,
@@ -40,10 +41,11 @@ class CollateralKind(StrEnum):
 
 
 class ExtensionStatus(StrEnum):
-    pending = "pending"
-    approved = "approved"
+    pending = "pending"  # on its approval chain
+    approved = "approved"  # decided; applied in the same transaction (never left unused)
     rejected = "rejected"
-    applied = "applied"
+    applied = "applied"  # the loan is extended
+    withdrawn = "withdrawn"
 
 
 _LOAN_VERSION = Column("version", Integer, nullable=False)
@@ -155,9 +157,21 @@ class Collateral(SQLModel, table=True):
 
 
 class ExtensionRequest(SQLModel, table=True):
-    """展期申请. The approval chain (a later issue) moves it; the lifecycle applies an approved one."""
+    """展期申请: the terms asked for, whether it is a restructuring (decided from the book's facts,
+    never from the applicant's word alone), and what became of it. Its approval chain lives in
+    approvals/; the loan's lifecycle applies it only when it is granted."""
 
     __tablename__ = "extension_requests"
+    __table_args__ = (
+        # One extension on its way per loan (a second is refused; a race loses cleanly).
+        Index(
+            "ux_extension_requests_pending",
+            "loan_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     loan_id: int = Field(foreign_key="loans.id", index=True)
@@ -165,12 +179,26 @@ class ExtensionRequest(SQLModel, table=True):
     requested_on: date = Field(sa_column=Column(Date, nullable=False))
     new_maturity_date: date = Field(sa_column=Column(Date, nullable=False))
     reason: str = Field(max_length=1000)
-    financial_difficulty: bool = False  # granted because of difficulty → restructured asset
+    financial_difficulty: bool = False  # declared by the applicant (可能逾期、无法市场融资 …)
+    # Restructuring (分类办法 第十七条): declared, or already in arrears, or other debts 不良.
+    restructuring: bool = False
+    restructuring_reasons: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    days_past_due_at_request: int = 0
+    # Guarantors' written consent (贷款通则): [{"guarantor": name, "sha256": file}]
+    guarantor_consents: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     status: ExtensionStatus = Field(
         default=ExtensionStatus.pending, sa_column=Column(String(20), nullable=False)
     )
     approved_by: str | None = Field(default=None, max_length=64)
+    approved_months: int | None = None
     decided_on: date | None = Field(default=None, sa_column=Column(Date))
+    applied_on: date | None = Field(default=None, sa_column=Column(Date))
+    class_before: RiskClass | None = Field(default=None, sa_column=Column(String(20)))
+    approval_request_id: int | None = Field(default=None, index=True)
 
 
 class LoanBucketHistory(SQLModel, table=True):

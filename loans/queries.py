@@ -16,9 +16,9 @@ from core.errors import NotFoundError
 from core.identity import OrgUnit, User
 from loans import aging
 from loans.book import LOAN, get_loan, installments_of
+from loans.floors import floor_for
 from loans.models import Borrower, Installment, Loan
 from loans.regulation import Floor
-from loans.transitions import floor_for
 
 
 @dataclass(frozen=True)

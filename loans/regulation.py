@@ -178,8 +178,9 @@ class FloorFacts:
     restructured_on: date | None = None  # concession granted (重组); None = never restructured
     observation_start: date | None = None  # first repayment after the change, or last missed date
     on_time_periods_since_start: int = 0  # consecutive periods paid in full and on time
-    class_before_restructure: RiskClass | None = None
-    restructured_again_in_observation: bool = False
+    class_before_restructure: RiskClass | None = None  # before the first of a sequence
+    restructured_again_in_observation: bool = False  # restructured while in observation
+    current_class: RiskClass | None = None  # the class now ("not upgraded" keeps it)
 
 
 @dataclass(frozen=True)
@@ -237,8 +238,12 @@ def _restructured_performing(
 def _restructured_npl(
     rule: ClassificationRule, facts: FloorFacts, observed: bool
 ) -> RiskClass | None:
+    """不良 before the restructuring: not upgraded during observation — from the class it has
+    now (a loan that was 次级 and is now 可疑 stays 可疑), never better than before."""
     before = facts.class_before_restructure
-    return before if observed and before is not None and before.is_npl else None
+    if not (observed and before is not None and before.is_npl):
+        return None
+    return before.worse_of(facts.current_class) if facts.current_class else before
 
 
 def _restructured_again(

@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from time import perf_counter
 from typing import Any
 
@@ -48,6 +47,7 @@ from core.errors import RuleViolationError, TransitionNotAllowedError
 from core.settings import Settings, get_settings
 from loans import aging
 from loans.book import LOAN
+from loans.floors import floors_for
 from loans.models import Borrower, BorrowerKind, Installment, Loan, LoanBucketHistory, Payment
 from loans.payments import BOOK_MACHINE, allocate
 from loans.regulation import Floor, FloorFacts, RuleBook, classification_floor
@@ -650,7 +650,11 @@ def npl_borrowers(session: Session) -> frozenset[int]:
         select(LOANS.c.borrower_id)
         .distinct()
         .join(BORROWERS, BORROWERS.c.id == LOANS.c.borrower_id)
-        .where(npl, BORROWERS.c.kind != BorrowerKind.individual.value)
+        .where(
+            npl,
+            LOANS.c.state.in_(OPEN),  # claims on the books only (not settled, not written off)
+            BORROWERS.c.kind != BorrowerKind.individual.value,
+        )
     )
     return frozenset(session.connection().execute(query).scalars())
 
@@ -708,6 +712,7 @@ def _floor_proposals(
         r for r in rows if r.maybe_full and (r.restructured_on or kind_of[r.borrower_id] != retail)
     ]
     skip = {row.id for row in full}
+    floors_for_rows = floors_for(session, full, d, book)  # the same facts as floor_for, in bulk
     by_dpd: dict[int, Floor] = {}  # a days-past-due floor depends on the days only
 
     def dpd_floor(days: int) -> Floor:
@@ -718,8 +723,7 @@ def _floor_proposals(
     found: list[tuple[Any, Floor]] = [
         (row, dpd_floor(row.days_past_due)) for row in rows if row.id not in skip
     ]
-    facts = _full_floor_facts(session, d, full, kind_of)
-    found += [(row, classification_floor(facts[row.id], d, book)) for row in full]
+    found += [(row, floors_for_rows[row.id]) for row in full]
     proposals = [
         FloorProposal(
             row.id,
@@ -746,57 +750,11 @@ def _contagion(session: Session, contagious: frozenset[int] | None) -> ColumnEle
             other.c.borrower_id == LOANS.c.borrower_id,
             other.c.risk_class.in_([literal_column(f"'{c}'") for c in NPL]),
             other.c.id != LOANS.c.id,
+            other.c.state.in_(OPEN),  # a written-off loan is no longer a claim on the books
         )
     if not contagious:
         return false()
     return LOANS.c.borrower_id == any_(literal(sorted(contagious), ARRAY(Integer)))
-
-
-def _full_floor_facts(
-    session: Session, d: date, rows: list[Any], kind_of: dict[int, str]
-) -> dict[int, FloorFacts]:
-    """The FloorFacts loans.transitions.floor_for builds, for many loans in two queries (floor_for
-    costs ~2.5 ms a loan through the ORM). tests/loans/test_sweep.py checks both agree."""
-    conn, inst = session.connection(), INSTALLMENTS
-    schedules: dict[int, list[Any]] = {row.id: [] for row in rows}
-    for part in _parts(session, list(schedules)):
-        for i in conn.execute(select(inst).where(_among(session, inst.c.loan_id, part))):
-            schedules[i.loan_id].append(i)
-    # 第七条: the 不良 share of each borrower's outstanding principal, without the loan itself
-    owed = func.coalesce(func.sum(inst.c.principal_due_cents - inst.c.principal_paid_cents), 0)
-    retail = BorrowerKind.individual.value
-    borrowers = sorted({r.borrower_id for r in rows if kind_of[r.borrower_id] != retail})
-    claims: dict[int, list[tuple[int, bool, int]]] = {b: [] for b in borrowers}
-    for part in _parts(session, borrowers):
-        for loan_id, borrower_id, cls, amount in conn.execute(
-            select(LOANS.c.id, LOANS.c.borrower_id, LOANS.c.risk_class, owed)
-            .join(inst, inst.c.loan_id == LOANS.c.id)
-            .where(_among(session, LOANS.c.borrower_id, part))
-            .group_by(LOANS.c.id, LOANS.c.borrower_id, LOANS.c.risk_class)
-        ):
-            claims[borrower_id].append((loan_id, RiskClass(cls).is_npl, int(amount)))
-    facts = {}
-    for row in rows:
-        insts = schedules[row.id]
-        mine = claims.get(row.borrower_id, [])
-        total = sum(amount for _, _, amount in mine)
-        npl = sum(amount for loan_id, is_npl, amount in mine if is_npl and loan_id != row.id)
-        observation = (
-            aging.restructuring_observation(insts, row.restructured_on, d)
-            if row.restructured_on
-            else aging.Observation(None, 0)
-        )
-        before = row.class_before_restructure
-        facts[row.id] = FloorFacts(
-            days_past_due=aging.days_past_due(insts, d),
-            is_retail=kind_of[row.borrower_id] == retail,
-            borrower_npl_share=Decimal(npl) / Decimal(total) if total else Decimal(0),
-            restructured_on=row.restructured_on,
-            observation_start=observation.start,
-            on_time_periods_since_start=observation.on_time_periods,
-            class_before_restructure=RiskClass(before) if before else None,
-        )
-    return facts
 
 
 def _parts(session: Session, ids: Sequence[int]) -> list[list[int]]:

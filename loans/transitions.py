@@ -5,28 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from audit import journal
 from audit.journal import JournalEntry
 from core.errors import ConflictError, RuleViolationError
+from core.settings import Settings, get_settings
 from loans import aging
 from loans.book import LOAN, get_loan, installments_of
-from loans.extensions import reschedule_for_extension
-from loans.models import (
-    Borrower,
-    BorrowerKind,
-    ExtensionRequest,
-    ExtensionStatus,
-    Installment,
-    Loan,
-)
-from loans.regulation import Floor, FloorFacts, RuleBook, classification_floor
+from loans.floors import floor_for
+from loans.models import Loan
+from loans.regulation import RuleBook
+from loans.rescheduling import apply_extension, granted_request
 from statemachines.enums import LoanState, RiskClass
 from statemachines.loan_lifecycle import LoanFacts, LoanLifecycle
 from statemachines.risk_classification import ClassificationFacts, RiskClassification, event_for
@@ -63,65 +57,45 @@ def _flush(session: Session, loan_no: str) -> None:
 def loan_facts(session: Session, loan: Loan, on: date, **decision: Any) -> LoanFacts:
     assert loan.id is not None
     insts = installments_of(session, loan.id)
-    approved = session.exec(
-        select(ExtensionRequest.id).where(
-            ExtensionRequest.loan_id == loan.id, ExtensionRequest.status == ExtensionStatus.approved
-        )
-    ).first()
+    granted = granted_request(session, loan.id)
     return LoanFacts(
         risk_class=RiskClass(loan.risk_class),
         days_past_due=aging.days_past_due(insts, on),
         outstanding_cents=aging.outstanding_cents(insts),
-        approved_extension=approved is not None,
+        approved_extension=granted is not None,
+        extension_restructuring=bool(granted and granted.restructuring),
         **decision,
     )
 
 
-def borrower_npl_share(session: Session, borrower_id: int, *, for_loan_id: int) -> Decimal:
-    """Share of the borrower's outstanding principal held in *other* 不良 loans (contagion, 第七条).
-
-    The loan being classified counts as performing here; otherwise a borrower's only loan, once
-    不良, would force itself to stay 不良 forever.
-    """
-    outstanding = Installment.principal_due_cents - Installment.principal_paid_cents
-    rows = session.exec(
-        select(Loan.id, Loan.risk_class, func.coalesce(func.sum(outstanding), 0))
-        .join(Installment, Installment.loan_id == Loan.id)
-        .where(Loan.borrower_id == borrower_id)
-        .group_by(Loan.id, Loan.risk_class)
-    ).all()
-    total = sum(int(amount) for _, _, amount in rows)
-    npl = sum(
-        int(amount)
-        for loan_id, cls, amount in rows
-        if loan_id != for_loan_id and RiskClass(cls).is_npl
-    )
-    return Decimal(npl) / Decimal(total) if total else Decimal(0)
+def npl_since(session: Session, loan_no: str, on: date) -> date | None:
+    """When the loan last became 不良 (the journal's class moves), up to `on`."""
+    npl = [c.value for c in RiskClass if c.is_npl]
+    return session.exec(
+        select(func.max(JournalEntry.business_date)).where(
+            JournalEntry.aggregate_type == LOAN,
+            JournalEntry.aggregate_id == loan_no,
+            JournalEntry.machine == "risk_classification",
+            JournalEntry.business_date <= on,
+            col(JournalEntry.to_state).in_(npl),
+            or_(col(JournalEntry.from_state).is_(None), col(JournalEntry.from_state).not_in(npl)),
+        )
+    ).one()
 
 
-def floor_for(session: Session, loan: Loan, on: date, rules: RuleBook | None = None) -> Floor:
-    """The best class the rules in force on `on` allow for this loan's facts."""
+def npl_exit_for(
+    session: Session, loan: Loan, on: date, settings: Settings | None = None
+) -> aging.NplExit:
+    """The repayment record's evidence for an upgrade out of 不良 on `on` (DOMAIN §3)."""
+    s = settings or get_settings()
     assert loan.id is not None
-    insts = installments_of(session, loan.id)
-    borrower = session.get(Borrower, loan.borrower_id)
-    assert borrower is not None
-    observation = (
-        aging.restructuring_observation(insts, loan.restructured_on, on)
-        if loan.restructured_on
-        else aging.Observation(None, 0)
+    return aging.npl_exit(
+        installments_of(session, loan.id),
+        npl_since=npl_since(session, loan.loan_no, on),
+        on=on,
+        min_periods=s.npl_upgrade_min_periods,
+        min_months=s.npl_upgrade_min_months,
     )
-    facts = FloorFacts(
-        days_past_due=aging.days_past_due(insts, on),
-        is_retail=borrower.kind == BorrowerKind.individual,
-        borrower_npl_share=borrower_npl_share(session, loan.borrower_id, for_loan_id=loan.id),
-        restructured_on=loan.restructured_on,
-        observation_start=observation.start,
-        on_time_periods_since_start=observation.on_time_periods,
-        class_before_restructure=(
-            RiskClass(loan.class_before_restructure) if loan.class_before_restructure else None
-        ),
-    )
-    return classification_floor(facts, on, rules)
 
 
 def _journal(
@@ -171,7 +145,7 @@ def transition_loan(
     LoanLifecycle.restore(loan).fire(event, facts=facts)
     payload = dict(payload or {})
     if event == "approve_extension":
-        payload.update(_apply_extension(session, loan, business_date))
+        payload.update(apply_extension(session, loan, business_date))
     elif event == "hand_over":
         loan.handed_over = True
     session.add(loan)
@@ -190,33 +164,8 @@ def transition_loan(
     return TransitionResult(loan, [entry])
 
 
-def _apply_extension(session: Session, loan: Loan, business_date: date) -> dict[str, Any]:
-    request = session.exec(
-        select(ExtensionRequest)
-        .where(
-            ExtensionRequest.loan_id == loan.id, ExtensionRequest.status == ExtensionStatus.approved
-        )
-        .order_by(ExtensionRequest.id)
-    ).first()
-    assert request is not None  # the machine's validator checked it exists
-    old_maturity = loan.maturity_date
-    reschedule_for_extension(session, loan, request.new_maturity_date, business_date)
-    request.status = ExtensionStatus.applied
-    session.add(request)
-    if request.financial_difficulty:
-        # Granted because of financial difficulty → restructured asset under observation (第十七条).
-        loan.class_before_restructure = RiskClass(loan.risk_class)
-        loan.restructured_on = business_date
-    return {
-        "extension_request_id": request.id,
-        "old_maturity_date": old_maturity,
-        "new_maturity_date": request.new_maturity_date,
-        "restructured": request.financial_difficulty,
-    }
-
-
 # Which lifecycle event follows a confirmed class, if any (DOMAIN §2).
-def _lifecycle_follow_up(state: LoanState, new_class: RiskClass, dpd: int) -> str | None:
+def _lifecycle_follow_up(state: LoanState, new_class: RiskClass) -> str | None:
     if new_class.is_npl:
         return (
             "classify_npl"
@@ -224,12 +173,25 @@ def _lifecycle_follow_up(state: LoanState, new_class: RiskClass, dpd: int) -> st
             else None
         )
     if state == LoanState.non_performing:
-        return "reinstate" if dpd == 0 else None
+        return "reinstate"  # refused while arrears remain: the class never leaves 不良 alone
     if new_class == RiskClass.special_mention and state == LoanState.normal:
         return "flag_risk"
     if new_class == RiskClass.pass_ and state == LoanState.watched:
         return "clear_risk"
     return None
+
+
+def check_class_agrees(loan: Loan) -> None:
+    """Class and lifecycle never disagree: an open loan is *non-performing* exactly when its class
+    is 不良 (次级/可疑/损失)."""
+    state, cls = LoanState(loan.state), RiskClass(loan.risk_class)
+    if state.is_open and (state == LoanState.non_performing) != cls.is_npl:
+        raise RuleViolationError(
+            f"class {cls.label_zh} and lifecycle {state.label_zh} would disagree",
+            loan_no=loan.loan_no,
+            state=state,
+            risk_class=cls,
+        )
 
 
 def reclassify_loan(
@@ -255,12 +217,22 @@ def reclassify_loan(
     if not reason:
         raise RuleViolationError("a classification needs a reason")
     loan = _lock(session, loan_no, expected_version)
+    if not LoanState(loan.state).is_open:
+        raise RuleViolationError(
+            f"loan {loan_no} is {LoanState(loan.state).label_zh}: a closed loan is not reclassified",
+            loan_no=loan_no,
+            state=loan.state,
+        )
     floor = floor_for(session, loan, business_date, rules)
+    leaving_npl = RiskClass(loan.risk_class).is_npl and not RiskClass(target).is_npl
+    evidence = npl_exit_for(session, loan, business_date) if leaving_npl else None
     facts = ClassificationFacts(
         floor=floor.risk_class,
         floor_reasons=floor.reasons,
         proposed_by=proposed_by,
         approved_by=approved_by,
+        npl_exit_checked=evidence is not None,
+        npl_exit_problem=evidence.problem if evidence else None,
     )
     before_class = str(loan.risk_class)
     RiskClassification.restore(loan, state_field="risk_class").fire(event_for(target), facts=facts)
@@ -297,13 +269,14 @@ def reclassify_loan(
     lfacts = loan_facts(
         session, loan, business_date, approved_by=approved_by, requested_by=proposed_by
     )
-    follow = _lifecycle_follow_up(LoanState(loan.state), target, lfacts.days_past_due)
+    follow = _lifecycle_follow_up(LoanState(loan.state), target)
     if follow:
         before = str(loan.state)
         LoanLifecycle.restore(loan).fire(follow, facts=lfacts)
         entries.append(
             _journal(session, loan, "loan_lifecycle", follow, before, str(loan.state), ctx)
         )
+    check_class_agrees(loan)
     session.add(loan)
     _flush(session, loan_no)
     return TransitionResult(loan, entries)

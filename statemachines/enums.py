@@ -84,3 +84,71 @@ class TaskState(StrEnum):
     @property
     def is_active(self) -> bool:
         return self in (TaskState.open, TaskState.claimed, TaskState.escalated)
+
+
+class RequestState(StrEnum):
+    """An approval request (审批申请) on its chain."""
+
+    submitted = "submitted"  # 已提交
+    pending = "pending"  # 审批中 (at level k)
+    returned = "returned"  # 退回补充 (back with the applicant)
+    approved = "approved"  # 已批准
+    rejected = "rejected"  # 已否决
+    withdrawn = "withdrawn"  # 已撤回
+
+    @property
+    def is_live(self) -> bool:
+        """Still open: at most one live request of a kind per loan."""
+        return self in (RequestState.submitted, RequestState.pending, RequestState.returned)
+
+    @property
+    def label_zh(self) -> str:
+        return _REQUEST_STATE_ZH[self]
+
+
+_REQUEST_STATE_ZH = {
+    RequestState.submitted: "已提交",
+    RequestState.pending: "审批中",
+    RequestState.returned: "退回补充",
+    RequestState.approved: "已批准",
+    RequestState.rejected: "已否决",
+    RequestState.withdrawn: "已撤回",
+}
+
+
+class RequestKind(StrEnum):
+    """What an approval request asks for (DOMAIN §6)."""
+
+    extension = "extension"  # 展期
+    classification = "classification"  # 五级分类调整
+    write_off = "write_off"  # 核销
+    handover = "handover"  # 移交资产处置
+    warning = "warning"  # 预警处置
+
+    @property
+    def label_zh(self) -> str:
+        return _REQUEST_KIND_ZH[self]
+
+
+_REQUEST_KIND_ZH = {
+    RequestKind.extension: "展期申请",
+    RequestKind.classification: "五级分类调整",
+    RequestKind.write_off: "核销申请",
+    RequestKind.handover: "移交资产处置",
+    RequestKind.warning: "预警处置",
+}
+
+
+class WarningState(StrEnum):
+    """An early-warning case (预警)."""
+
+    raised = "raised"  # 已报告: graded and planned by the disposition chain
+    tracking = "tracking"  # 跟踪处置: confirmed, its owner carries out the plan
+    closed = "closed"  # 已关闭
+    dismissed = "dismissed"  # 已排除: the chain did not confirm the signal
+
+    @property
+    def label_zh(self) -> str:
+        return {"raised": "已报告", "tracking": "跟踪处置", "closed": "已关闭", "dismissed": "已排除"}[
+            self.value
+        ]

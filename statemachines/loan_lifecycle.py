@@ -22,7 +22,8 @@ class LoanFacts:
     risk_class: RiskClass = RiskClass.pass_
     days_past_due: int = 0
     outstanding_cents: int = 0
-    approved_extension: bool = False  # an approved, not yet applied extension request exists
+    approved_extension: bool = False  # an extension granted in this transaction, to apply
+    extension_restructuring: bool = False  # the granted extension is a restructuring (重组)
     approved_by: str | None = None  # approver of the decision behind this event (committee, head)
     requested_by: str | None = None  # who asked for it (four eyes: approver must differ)
 
@@ -56,9 +57,11 @@ class LoanLifecycle(StrictMachine):
     cure = overdue.to(watched, cond="is_watch_class", validators=_cure_checks) | overdue.to(
         normal, validators=_cure_checks
     )
-    # 展期: only from a performing loan, only with an approved extension request
-    approve_extension = normal.to(extended, validators="check_extension_approved") | watched.to(
-        extended, validators="check_extension_approved"
+    # 展期: only from a performing loan, only with a granted request, decided by someone other
+    # than the applicant; a loan in arrears is extended only as a restructuring (第十七条)
+    _extension_checks = ["check_extension_approved", "check_approved", "check_arrears_restructure"]
+    approve_extension = normal.to(extended, validators=_extension_checks) | watched.to(
+        extended, validators=_extension_checks
     )
     # classified 次级/可疑/损失 (normal too: contagion, 分类办法 第七条)
     classify_npl = (
@@ -120,6 +123,14 @@ class LoanLifecycle(StrictMachine):
     def check_extension_approved(self, facts: LoanFacts) -> None:
         if not facts.approved_extension:
             raise RuleViolationError("no approved extension request (展期申请) for this loan")
+
+    def check_arrears_restructure(self, facts: LoanFacts) -> None:
+        if facts.days_past_due > 0 and not facts.extension_restructuring:
+            raise RuleViolationError(
+                f"the loan is {facts.days_past_due} days past due: an extension now is a "
+                "restructuring (分类办法 第十七条), not an ordinary extension",
+                days_past_due=facts.days_past_due,
+            )
 
     def check_class_is_npl(self, facts: LoanFacts) -> None:
         if not facts.risk_class.is_npl:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from statemachine import State
 
 from core.errors import RuleViolationError
-from statemachines.base import StrictMachine
+from statemachines.base import MachineUsageError, StrictMachine
 from statemachines.enums import RiskClass
 
 
@@ -23,12 +23,22 @@ class UpgradeNotApprovedError(RuleViolationError):
     code = "upgrade_not_approved"
 
 
+class NplExitEvidenceError(RuleViolationError):
+    """Upgrade out of 不良 without the repayment record the rule asks for (DOMAIN §3)."""
+
+    code = "npl_upgrade_evidence"
+
+
 @dataclass(frozen=True)
 class ClassificationFacts:
     floor: RiskClass = RiskClass.pass_  # best class the rules allow on the business date
     floor_reasons: tuple[str, ...] = ()  # rule codes that set the floor, for the error and journal
     proposed_by: str | None = None
     approved_by: str | None = None
+    # Upgrade out of 不良: arrears cleared, then max(2 periods, 6 months) paid in full and on
+    # time — checked from the book by the caller; `npl_exit_problem` says why not.
+    npl_exit_checked: bool = False
+    npl_exit_problem: str | None = None
 
 
 _CLASSES = list(RiskClass)
@@ -43,7 +53,7 @@ class RiskClassification(StrictMachine):
     doubtful = State("可疑 doubtful", value=RiskClass.doubtful)
     loss = State("损失 loss", value=RiskClass.loss)
 
-    _checks = ["check_floor", "check_upgrade_approved"]
+    _checks = ["check_floor", "check_upgrade_approved", "check_npl_exit"]
     classify_pass = (
         special_mention.to(pass_, validators=_checks)
         | substandard.to(pass_, validators=_checks)
@@ -103,6 +113,21 @@ class RiskClassification(StrictMachine):
             raise UpgradeNotApprovedError(
                 "four eyes: the approver of an upgrade must differ from the proposer",
                 approved_by=facts.approved_by,
+            )
+
+    def check_npl_exit(self, facts: ClassificationFacts, source: State, target: State) -> None:
+        if not RiskClass(source.value).is_npl or RiskClass(target.value).is_npl:
+            return
+        if not facts.npl_exit_checked:
+            raise MachineUsageError(
+                "an upgrade out of 不良 needs the repayment evidence (npl_exit_checked)"
+            )
+        if facts.npl_exit_problem:
+            raise NplExitEvidenceError(
+                f"cannot upgrade out of {RiskClass(source.value).label_zh}: "
+                f"{facts.npl_exit_problem}",
+                wanted=RiskClass(target.value),
+                problem=facts.npl_exit_problem,
             )
 
 

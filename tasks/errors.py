@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from core.errors import ConflictError, PermissionDeniedError
+from core.errors import ConflictError, FourEyesError, SameApproverError, SelfApprovalError
+
+__all__ = [
+    "FourEyesError",
+    "SameApproverError",
+    "SelfApprovalError",
+    "TaskAlreadyClaimedError",
+    "TaskAlreadyCompletedError",
+    "TaskClosedError",
+    "TaskNotClaimedError",
+    "VisitInspectorsError",
+]
 
 
 class TaskAlreadyClaimedError(ConflictError):
@@ -29,21 +40,6 @@ class TaskAlreadyCompletedError(ConflictError):
 
 class TaskClosedError(ConflictError):
     code = "task_closed"
-
-
-class FourEyesError(PermissionDeniedError):
-    """Nobody approves their own request; each level of a chain is a different person; an
-    on-site visit needs two distinct account managers, one of them the loan's own."""
-
-    code = "four_eyes"
-
-
-class SelfApprovalError(FourEyesError):
-    code = "self_approval"
-
-
-class SameApproverError(FourEyesError):
-    code = "same_approver_in_chain"
 
 
 class VisitInspectorsError(FourEyesError):

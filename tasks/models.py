@@ -17,6 +17,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel, col
 
@@ -139,18 +141,68 @@ class Attachment(SQLModel, table=True):
     uploaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-class ResumeOutbox(SQLModel, table=True):
-    """Written in the completing transaction; a dispatcher delivers it to Prefect at least once
-    (DESIGN decision 2). Nothing is lost while Prefect is down."""
+class Outbox(SQLModel, table=True):
+    """What the domain asks of Prefect, written in the transaction that decided it (DESIGN
+    decision 2): start a deployment run with these parameters. A dispatcher delivers each row at
+    least once, with backoff; `key` is the run's idempotency key, so a row delivered twice still
+    makes one run. Nothing is lost while Prefect is down: the row waits."""
 
-    __tablename__ = "resume_outbox"
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # the dispatcher's queue: undelivered rows by when they are due
+        Index(
+            "ix_outbox_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("delivered_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    deployment: str = Field(sa_column=Column(String(200), nullable=False))
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    flow_run_id: str | None = Field(default=None, sa_column=Column(String(64)))
+
+
+class TaskEscalation(SQLModel, table=True):
+    """One step of a task's SLA ladder that fired (reminder, to the unit head, one level up):
+    unique per task and step, so a re-run never fires a step twice."""
+
+    __tablename__ = "task_escalations"
+    __table_args__ = (UniqueConstraint("task_id", "step"),)
 
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="human_tasks.id", index=True)
-    flow_run_id: str | None = Field(default=None, sa_column=Column(String(64)))
-    deployment: str | None = Field(default=None, sa_column=Column(String(200)))
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    step: int
+    action: str = Field(sa_column=Column(String(20), nullable=False))
+    business_date: date = Field(sa_column=Column(Date, nullable=False))
+    target_role: str | None = Field(default=None, sa_column=Column(String(32)))
+    target_org_path: str | None = Field(default=None, sa_column=Column(path_type()))
+    target_user_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    attempts: int = 0
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Notification(SQLModel, table=True):
+    """A message in a person's inbox (提醒): to a named user, or to a role within an org subtree."""
+
+    __tablename__ = "notifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    role: str | None = Field(default=None, sa_column=Column(String(32)))
+    org_path: str | None = Field(default=None, sa_column=Column(path_type(), index=True))
+    task_id: int | None = Field(default=None, foreign_key="human_tasks.id", index=True)
+    kind: str = Field(sa_column=Column(String(40), nullable=False))
+    message_zh: str = Field(sa_column=Column(Text, nullable=False))
+    message_en: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    read_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

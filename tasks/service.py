@@ -30,7 +30,8 @@ from tasks.errors import (
     TaskNotClaimedError,
 )
 from tasks.four_eyes import check_four_eyes
-from tasks.models import HumanTask, ResumeOutbox
+from tasks import outbox
+from tasks.models import HumanTask
 
 TASK = "task"  # journal aggregate type
 MACHINE = "human_task"
@@ -385,16 +386,14 @@ def complete(
     task.completed_by_id, task.completed_at = actor.me.user.id, now
     task.on_behalf_of_id = acting_as.user.id if acting_as.user.id != actor.me.user.id else None
     task.draft = None
-    resume = task.context.get("resume")
-    if isinstance(resume, dict):  # a flow waits for this task (DESIGN decision 2)
-        session.add(
-            ResumeOutbox(
-                task_id=task.id or 0,
-                flow_run_id=resume.get("flow_run_id"),
-                deployment=resume.get("deployment"),
-                created_at=now,
-                payload={"task_id": task.id, "kind": task.kind, "result": task.result},
-            )
+    follow = task.context.get("continue")
+    if isinstance(follow, dict):  # a flow continues after this task (DESIGN decision 2)
+        outbox.enqueue(
+            session,
+            key=f"task:{task.id}:complete",
+            deployment=str(follow["deployment"]),
+            parameters={**follow.get("parameters", {}), "task_id": task.id},
+            now=now,
         )
     return _finish(
         session,

@@ -13,12 +13,14 @@ import loans.sweep as sweep
 from audit.journal import DailyAnchor, JournalEntry
 from audit.verify import verify_journal
 from core.clock import FixedClock
+from core.identity import Role
 from loans import aging
 from loans.book import get_loan, installments_of
-from loans.extensions import decide_extension, request_extension
+from loans.extensions import grant_extension, request_extension
+from loans.floors import floor_for
 from loans.models import BorrowerKind, Loan, LoanBucketHistory, Payment
 from loans.payments import record_payment
-from loans.transitions import floor_for, reclassify_loan, transition_loan
+from loans.transitions import reclassify_loan, transition_loan
 from statemachines.enums import LoanState, RiskClass
 from tests.factories import make_borrower, make_loan
 
@@ -200,10 +202,9 @@ def test_sweep_after_extension_days_past_due_not_reset(engine, session, org, clo
         session, "L1", new_maturity_date=date(2026, 7, 15), requested_by="am_bj1",
         reason="资金周转", financial_difficulty=False, on=on,
     )  # fmt: skip
-    decide_extension(session, request.id, approve=True, decided_by="head_bj", on=on)
-    transition_loan(
-        session, "L1", "approve_extension", actor="u:head_bj", now=clock.now(), business_date=on,
-        approved_by="head_bj", requested_by="am_bj1",
+    grant_extension(
+        session, request.id, approved_by="head_bj", approver_roles=[Role.branch_head],
+        actor="u:head_bj", now=clock.now(), business_date=on,
     )  # fmt: skip
     session.commit()
     assert _loan(session).state == LoanState.extended
@@ -274,10 +275,9 @@ def test_sweep_restructured_loan_proposes_floor_through_floor_for(engine, sessio
         session, "L1", new_maturity_date=date(2026, 7, 15), requested_by="am_bj1",
         reason="经营困难", financial_difficulty=True, on=on,
     )  # fmt: skip
-    decide_extension(session, request.id, approve=True, decided_by="head_bj", on=on)
-    transition_loan(
-        session, "L1", "approve_extension", actor="u:head_bj", now=clock.now(), business_date=on,
-        approved_by="head_bj", requested_by="am_bj1",
+    grant_extension(
+        session, request.id, approved_by="head_bj", approver_roles=[Role.branch_head],
+        actor="u:head_bj", now=clock.now(), business_date=on,
     )  # fmt: skip
     session.commit()
     result = _sweep(engine, clock, date(2025, 2, 12))

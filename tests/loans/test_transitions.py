@@ -12,10 +12,15 @@ from core.clock import FixedClock
 from core.db import session_scope
 from core.errors import ConflictError, RuleViolationError, TransitionNotAllowedError
 from loans.book import get_loan, installments_of
+from loans.floors import floor_for
 from loans.payments import record_payment
-from loans.transitions import floor_for, reclassify_loan, transition_loan
+from loans.transitions import reclassify_loan, transition_loan
 from statemachines.enums import LoanState, RiskClass
-from statemachines.risk_classification import ClassBelowFloorError, UpgradeNotApprovedError
+from statemachines.risk_classification import (
+    ClassBelowFloorError,
+    NplExitEvidenceError,
+    UpgradeNotApprovedError,
+)
 from tests.factories import make_loan
 
 FIRST_DUE = date(2025, 2, 15)  # 12-month equal-installment loan disbursed 2025-01-15
@@ -191,17 +196,30 @@ def test_upgrade_without_approval_refused_then_approved_reinstates(session, org,
             approved_by="am_bj1",
         )
     session.rollback()
-    reclassify_loan(
-        session,
-        "L1",
-        RiskClass.special_mention,
-        actor="u:committee1",
-        now=clock.now(),
-        business_date=day,
-        reason="arrears cleared",
-        proposed_by="am_bj1",
-        approved_by="committee1",
-    )
+
+    def approved_upgrade(on: date) -> None:
+        reclassify_loan(
+            session,
+            "L1",
+            RiskClass.special_mention,
+            actor="u:committee1",
+            now=clock.now(),
+            business_date=on,
+            reason="arrears cleared",
+            proposed_by="am_bj1",
+            approved_by="committee1",
+        )
+
+    # the day after the arrears are cleared is too early (DOMAIN §3), approved or not
+    with pytest.raises(NplExitEvidenceError, match="0 of 2 repayment periods"):
+        approved_upgrade(day)
+    session.rollback()
+    for due in (date(2025, m, 15) for m in range(6, 12)):  # six months paid on the due dates
+        _pay_all_due(session, clock, due)
+    with pytest.raises(NplExitEvidenceError, match="end on 2025-11-25"):
+        approved_upgrade(date(2025, 11, 24))
+    session.rollback()
+    approved_upgrade(date(2025, 11, 26))
     session.commit()
     loan = get_loan(session, "L1")
     assert (loan.state, loan.risk_class) == (LoanState.watched, RiskClass.special_mention)

@@ -48,7 +48,12 @@ GOOD: dict[str, LoanFacts] = {
     "clear_risk": LoanFacts(risk_class=P),
     "mark_overdue": LoanFacts(days_past_due=1, outstanding_cents=100_000),
     "cure": LoanFacts(risk_class=P, days_past_due=0, outstanding_cents=100_000),
-    "approve_extension": LoanFacts(approved_extension=True, outstanding_cents=100_000),
+    "approve_extension": LoanFacts(
+        approved_extension=True,
+        outstanding_cents=100_000,
+        approved_by=APPROVER,
+        requested_by=REQUESTER,
+    ),
     "classify_npl": LoanFacts(risk_class=SS, days_past_due=91),
     "hand_over": LoanFacts(risk_class=D, approved_by=APPROVER, requested_by=REQUESTER),
     "reinstate": LoanFacts(risk_class=P, approved_by=APPROVER, requested_by=REQUESTER),

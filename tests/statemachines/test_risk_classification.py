@@ -84,7 +84,7 @@ def test_classify_same_class_raises_transition_not_allowed_and_keeps_class(
     current: RiskClass, wanted: RiskClass
 ) -> None:
     model, machine = _machine(current)
-    facts = ClassificationFacts(proposed_by=PROPOSER, approved_by=APPROVER)
+    facts = ClassificationFacts(proposed_by=PROPOSER, approved_by=APPROVER, npl_exit_checked=True)
     with pytest.raises(TransitionNotAllowedError):
         machine.fire(event_for(wanted), facts=facts)
     assert model.risk_class == current
@@ -139,7 +139,7 @@ def test_classify_upgrade_self_approved_raises_upgrade_not_approved(
 @pytest.mark.parametrize(("current", "wanted"), _pairs("upgrade"))
 def test_classify_upgrade_other_approver_moves(current: RiskClass, wanted: RiskClass) -> None:
     model, machine = _machine(current)
-    facts = ClassificationFacts(proposed_by=PROPOSER, approved_by=APPROVER)
+    facts = ClassificationFacts(proposed_by=PROPOSER, approved_by=APPROVER, npl_exit_checked=True)
     machine.fire(event_for(wanted), facts=facts)
     assert model.risk_class == wanted
     assert machine.current_state_value == wanted
@@ -171,7 +171,11 @@ def test_classify_better_than_floor_even_approved_raises_class_below_floor(
     model, machine = _machine(current)
     reasons = ("dpd_over_90", "restructured_in_observation")
     facts = ClassificationFacts(
-        floor=floor, floor_reasons=reasons, proposed_by=PROPOSER, approved_by=APPROVER
+        floor=floor,
+        floor_reasons=reasons,
+        proposed_by=PROPOSER,
+        approved_by=APPROVER,
+        npl_exit_checked=True,
     )
     with pytest.raises(ClassBelowFloorError) as err:
         machine.fire(event_for(wanted), facts=facts)
@@ -189,7 +193,11 @@ def test_classify_to_exactly_the_floor_approved_moves(
 ) -> None:
     model, machine = _machine(current)
     facts = ClassificationFacts(
-        floor=floor, floor_reasons=("rule",), proposed_by=PROPOSER, approved_by=APPROVER
+        floor=floor,
+        floor_reasons=("rule",),
+        proposed_by=PROPOSER,
+        approved_by=APPROVER,
+        npl_exit_checked=True,
     )
     machine.fire(event_for(wanted), facts=facts)
     assert model.risk_class == wanted
@@ -201,7 +209,7 @@ def test_classify_better_than_floor_without_reasons_message_names_floor() -> Non
     with pytest.raises(ClassBelowFloorError, match=expected):
         machine.fire(
             event_for(SM),
-            facts=ClassificationFacts(floor=SS, proposed_by=PROPOSER, approved_by=APPROVER),
+            facts=ClassificationFacts(floor=SS, proposed_by=PROPOSER, approved_by=APPROVER, npl_exit_checked=True),
         )
 
 
@@ -245,8 +253,8 @@ def test_classify_down_then_approved_up_with_or_without_reload_same_classes(
         (SM, ClassificationFacts(floor=SM, floor_reasons=("dpd_over_grace",))),
         (SS, ClassificationFacts(floor=SS, floor_reasons=("dpd_over_90",))),
         (D, ClassificationFacts(floor=SS)),
-        (SS, ClassificationFacts(floor=SS, proposed_by=PROPOSER, approved_by=APPROVER)),
-        (P, ClassificationFacts(proposed_by=PROPOSER, approved_by=APPROVER)),
+        (SS, ClassificationFacts(floor=SS, proposed_by=PROPOSER, approved_by=APPROVER, npl_exit_checked=True)),
+        (P, ClassificationFacts(proposed_by=PROPOSER, approved_by=APPROVER, npl_exit_checked=True)),
     ]
     model, machine = _machine(P)
     for wanted, facts in steps:

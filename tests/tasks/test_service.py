@@ -22,7 +22,7 @@ from tasks.errors import (
     TaskNotClaimedError,
     VisitInspectorsError,
 )
-from tasks.models import ResumeOutbox
+from tasks.models import Outbox
 from tasks.worklist import TaskFilter, View, counts, worklist
 from tests.tasks.conftest import TODAY, as_user, new_task
 from tests.tasks.payloads import (
@@ -374,12 +374,17 @@ def test_draft_saved_partial_kept(session, org, clock, loan):
 
 
 def test_complete_waiting_flow_writes_outbox_same_transaction(session, org, clock, loan):
-    task = new_task(session, org, clock, loan, context={"resume": {"flow_run_id": "run-1"}})
+    follow = {"deployment": "some-flow/some-flow", "parameters": {"case": 7}}
+    task = new_task(session, org, clock, loan, context={"continue": follow})
     _claim(session, clock, task, "am_bj1")
     _complete(session, clock, task, "am_bj1", LOAN_CARD_CHECK)
-    row = session.exec(select(ResumeOutbox)).one()
-    assert (row.task_id, row.flow_run_id, row.delivered_at) == (task.id, "run-1", None)
-    assert row.payload["result"]["conclusion"] == "normal"
+    row = session.exec(select(Outbox)).one()
+    assert (row.key, row.deployment, row.delivered_at) == (
+        f"task:{task.id}:complete",
+        "some-flow/some-flow",
+        None,
+    )
+    assert row.parameters == {"case": 7, "task_id": task.id}
 
 
 def test_counts_and_overdue_filter(session, org, clock, loan):

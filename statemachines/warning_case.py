@@ -1,0 +1,52 @@
+"""WarningCaseLifecycle: an early-warning case (预警, DOMAIN §5) from the signal to its closure.
+
+raised → tracking (the disposition chain confirmed it: graded, owner, plan) → closed (the owner
+filed the outcome); raised → dismissed (the chain did not confirm the signal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from statemachine import State
+
+from core.errors import PermissionDeniedError, RuleViolationError
+from statemachines.base import StrictMachine
+from statemachines.enums import WarningState
+
+
+@dataclass(frozen=True)
+class WarningFacts:
+    actor: str
+    is_owner: bool = False  # the case's owner (or their deputy)
+    is_system: bool = False  # the disposition chain's outcome
+    has_plan: bool = False  # grade, owner, disposal plan and deadline recorded
+
+
+class WarningCaseLifecycle(StrictMachine):
+    facts_type = WarningFacts
+
+    raised = State("已报告 raised", value=WarningState.raised, initial=True)
+    tracking = State("跟踪处置 tracking", value=WarningState.tracking)
+    closed = State("已关闭 closed", value=WarningState.closed, final=True)
+    dismissed = State("已排除 dismissed", value=WarningState.dismissed, final=True)
+
+    confirm = raised.to(tracking, validators=["check_is_system", "check_has_plan"])
+    dismiss = raised.to(dismissed, validators="check_is_system")
+    close = tracking.to(closed, validators="check_is_owner")
+
+    def check_is_system(self, facts: WarningFacts) -> None:
+        if not facts.is_system:
+            raise PermissionDeniedError(
+                "a warning is confirmed or dismissed by its disposition chain", actor=facts.actor
+            )
+
+    def check_has_plan(self, facts: WarningFacts) -> None:
+        if not facts.has_plan:
+            raise RuleViolationError("a confirmed warning needs a grade, an owner and a plan")
+
+    def check_is_owner(self, facts: WarningFacts) -> None:
+        if not facts.is_owner:
+            raise PermissionDeniedError(
+                "only the case's owner closes it", actor=facts.actor
+            )

@@ -1,0 +1,38 @@
+"""The outbox (DESIGN decision 2): a row asking Prefect for a deployment run, written in the same
+transaction as the decision that needs it. `flows/dispatch.py` delivers it; the key makes a second
+delivery of the same row, or a second enqueue of the same request, one run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from audit.journal import jsonable
+from tasks.models import Outbox
+
+OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    deployment: str,
+    parameters: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    """Ask for one run of `deployment` (idempotent by `key`: enqueued twice, delivered once)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    row = {
+        "key": key,
+        "deployment": deployment,
+        "parameters": jsonable(dict(parameters)),
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+    }
+    session.connection().execute(insert(OUTBOX).on_conflict_do_nothing(index_elements=["key"]), [row])
