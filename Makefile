@@ -44,7 +44,7 @@ test-postgres: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy statemachines forms tasks
+	$(VENV)/bin/mypy statemachines forms tasks core approvals cases
 
 # Refresh the pinned set after changing dependencies in pyproject.toml.
 lock: $(STAMP)

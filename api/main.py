@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors, pages, task_pages
 from api.deps import STATIC_DIR
-from api.routes import attachments, audit, auth, loans, tasks
+from api.routes import attachments, audit, auth, loans, requests, tasks
 from forms import FORMS, json_schema
 
 app = FastAPI(
@@ -22,6 +22,7 @@ errors.install(app)
 app.include_router(auth.router, prefix="/api/v1")
 app.include_router(loans.router, prefix="/api/v1")
 app.include_router(tasks.router, prefix="/api/v1")
+app.include_router(requests.router, prefix="/api/v1")
 app.include_router(attachments.router, prefix="/api/v1")
 app.include_router(audit.router, prefix="/api/v1")
 app.include_router(pages.router)

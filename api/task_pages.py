@@ -15,8 +15,9 @@ from api.deps import ClockDep, SessionDep, commit
 from api.errors import status_for
 from api.i18n import language
 from api.pages import render
-from api.routes.tasks import complete_recording_refusals
+from cases.completion import complete_recording_refusals
 from core.errors import PostloanError, ValidationError
+from flows.dispatch import wake
 from forms import FORMS, error_messages, form_for, parse_form_fields, render_form
 from statemachines.enums import TaskState
 from tasks import attachments, service
@@ -180,7 +181,8 @@ async def submit_task_form(
             service.save_draft(session, task_id, actor, data, now=clock.now())
             commit(session)
             return RedirectResponse(f"/tasks/{task_id}?saved=draft", status_code=303)
-        complete_recording_refusals(session, task_id, actor, data, clock, expected_version=None)
+        complete_recording_refusals(session, task_id, actor, data, clock)
+        wake()
     except PostloanError as exc:  # shown on the form, with everything the user typed kept
         session.rollback()
         errors = error_messages(exc, language(request)) if isinstance(exc, ValidationError) else {}

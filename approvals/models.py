@@ -61,7 +61,9 @@ class ApprovalRequest(SQLModel, table=True):
     round: int = 1  # a request returned for revision and resubmitted starts a new round
     # The chain as it stood when the request was submitted (a later change of configuration
     # does not move a request already under way).
-    chain: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    chain: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     amount_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     requested_by: str = Field(sa_column=Column(String(100), nullable=False))  # "u:…"/"system:…"
     requested_by_id: int | None = Field(default=None, foreign_key="users.id")

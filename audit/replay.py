@@ -9,15 +9,19 @@ from datetime import date
 from sqlmodel import Session
 
 from audit.journal import JournalEntry, chain
+from statemachines.approval_request import ApprovalRequestMachine
 from statemachines.base import StrictMachine
 from statemachines.loan_lifecycle import LoanLifecycle
 from statemachines.risk_classification import RiskClassification
+from statemachines.warning_case import WarningCaseLifecycle
 
 OPEN_EVENT = "open"  # the first entry of each machine: from nothing to the opening state
 
 MACHINES: dict[str, type[StrictMachine]] = {
     "loan_lifecycle": LoanLifecycle,
     "risk_classification": RiskClassification,
+    "approval_request": ApprovalRequestMachine,  # aggregate "approval"
+    "warning_case": WarningCaseLifecycle,  # aggregate "warning"
 }
 
 

@@ -134,6 +134,14 @@ def org_unit_by_code(session: Session, code: str) -> OrgUnit:
     return unit
 
 
+def head_office(session: Session) -> OrgUnit:
+    """The root of the org tree (总行)."""
+    unit = session.exec(select(OrgUnit).where(OrgUnit.parent_id == None)).first()  # noqa: E711
+    if unit is None:
+        raise NotFoundError("the org tree has no head office")
+    return unit
+
+
 def user_by_username(session: Session, username: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:

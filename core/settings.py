@@ -150,6 +150,29 @@ class Settings(BaseSettings):
         description="Where escalations above a branch go (授信管理部 by default).",
     )
 
+    # Collection ladder (催收, DOMAIN §7; flows/escalation.py).
+    collection_step_days: tuple[int, int, int, int, int] = Field(
+        default=(1, 16, 31, 61, 91),
+        description="Days past due from which the ladder's steps apply: negotiation, "
+        "high-frequency phone, on-site visit, full pressure, legal referral (003).",
+    )
+    collection_cadence_days: tuple[int, int, int, int] = Field(
+        default=(7, 3, 7, 7),
+        description="A new contact task every N days at steps 1–4 while the loan stays there.",
+    )
+    legal_consecutive_missed: int = Field(
+        default=3, ge=1, description="Installments missed in a row that send a loan to legal."
+    )
+    legal_cumulative_missed: int = Field(
+        default=6, ge=1, description="Installments missed in all that send a loan to legal."
+    )
+    broken_promises_signal: int = Field(
+        default=2, ge=1, description="Broken promises to pay that raise a warning signal (003)."
+    )
+    warning_dpd_days: int = Field(
+        default=30, ge=1, description="Arrears past N days raise the 'sharp rise' warning signal."
+    )
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

@@ -3,8 +3,9 @@
 One Prefect step per chunk of loans (thousands each): payments applied, days past due, buckets,
 lifecycle moves through the machine, regulatory floors. Each chunk is one transaction and
 idempotent, so a re-run of the date — or of a run killed halfway — creates nothing twice. Loans
-below their floor get a classification-review task (a downgrade *proposal*, never a silent
-change); the day ends with the journal's anchor.
+below their floor get a classification request whose first level (the branch head) opens at once
+— a downgrade *proposal*, never a silent change; a waiting one is raised as the floor worsens.
+The day ends with the journal's anchor.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
+from approvals.proposals import propose_floors
 from audit.journal import DailyAnchor, anchor_day
 from core.db import get_engine, is_postgres
 from flows.common import business_date, clock, transaction
 from loans import sweep
-from tasks.proposals import open_floor_proposals
 
 ACTOR = "system:daily-sweep"
 POLL_SECONDS = 2
@@ -51,17 +52,21 @@ def plan_chunks(chunk_size: int) -> list[tuple[int, int]]:
 
 
 def run_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
-    """One chunk in one transaction: the sweep, then review tasks for the loans below their
-    floor. Shared by the Prefect step and `postloan sweep`."""
+    """One chunk in one transaction: the sweep, then classification requests for the loans below
+    their floor. Shared by the Prefect step and `postloan sweep`."""
     with transaction() as session:
         now = clock().now()
         result = sweep.sweep_chunk(
             session, business_date=day, loan_id_from=lo, loan_id_to=hi, now=now
         )
-        opened = open_floor_proposals(
+        proposed = propose_floors(
             session, result.proposals, actor=ACTOR, now=now, business_date=day
         )
-    return {**summary(result), "proposal_tasks_opened": opened}
+    return {
+        **summary(result),
+        "proposals_opened": proposed.opened,
+        "proposals_raised": proposed.raised,
+    }
 
 
 def summary(result: sweep.ChunkResult) -> dict[str, Any]:

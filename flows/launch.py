@@ -11,7 +11,9 @@ from prefect import serve
 from prefect.schedules import Cron
 
 from core.settings import get_settings
+from flows.approval_chain import approval_chain
 from flows.daily_sweep import SweepParams, daily_sweep
+from flows.escalation import collection_ladder, sla_escalation
 from flows.inspections import inspection_scheduler
 from flows.pre_maturity import pre_maturity
 
@@ -19,12 +21,25 @@ DAILY_SWEEP = "daily-sweep"
 INSPECTIONS = "inspection-scheduler"
 PRE_MATURITY = "pre-maturity"
 SWEEP_CHUNK = "sweep-chunk"  # flow name / deployment name
+APPROVAL_CHAIN = "approval-chain"  # started by the outbox, never on a schedule
+SLA_ESCALATION = "sla-escalation"
+COLLECTION_LADDER = "collection-ladder"
 
-SCHEDULES = {  # cron in the bank's time zone
+SCHEDULES: dict[str, str | None] = {  # cron in the bank's time zone
     DAILY_SWEEP: "30 20 * * *",  # after the core banking system's end of day
     INSPECTIONS: "0 6 * * *",  # before the working day
     PRE_MATURITY: "15 6 * * *",
+    SLA_ESCALATION: "30 7 * * *",  # reminders and escalations before the working day
+    COLLECTION_LADDER: "15 21 * * *",  # after the sweep has aged the book
+    APPROVAL_CHAIN: None,
 }
+
+
+def deployment_of(flow_name: str) -> str:
+    """The deployment a flow's outbox rows start ("<flow>/<deployment>")."""
+    if flow_name not in SCHEDULES:
+        raise KeyError(f"no deployment for flow {flow_name!r}")
+    return f"{flow_name}/{flow_name}"
 
 
 def deployments() -> list:  # type: ignore[type-arg]
@@ -33,11 +48,14 @@ def deployments() -> list:  # type: ignore[type-arg]
         DAILY_SWEEP: daily_sweep,
         INSPECTIONS: inspection_scheduler,
         PRE_MATURITY: pre_maturity,
+        SLA_ESCALATION: sla_escalation,
+        COLLECTION_LADDER: collection_ladder,
+        APPROVAL_CHAIN: approval_chain,
     }
     return [
         flow_.to_deployment(
             name=name,
-            schedule=Cron(SCHEDULES[name], timezone=tz),
+            schedule=Cron(cron, timezone=tz) if (cron := SCHEDULES[name]) else None,
             description=(flow_.description or flow_.name).strip().splitlines()[0],
         )
         for name, flow_ in flows.items()
@@ -58,6 +76,14 @@ def deploy_to_pool(work_pool: str, source: str = ".") -> list[str]:
         ("flows/daily_sweep.py:sweep_chunk_flow", SWEEP_CHUNK, {}, None),
         ("flows/inspections.py:inspection_scheduler", INSPECTIONS, {}, SCHEDULES[INSPECTIONS]),
         ("flows/pre_maturity.py:pre_maturity", PRE_MATURITY, {}, SCHEDULES[PRE_MATURITY]),
+        ("flows/escalation.py:sla_escalation", SLA_ESCALATION, {}, SCHEDULES[SLA_ESCALATION]),
+        (
+            "flows/escalation.py:collection_ladder",
+            COLLECTION_LADDER,
+            {},
+            SCHEDULES[COLLECTION_LADDER],
+        ),
+        ("flows/approval_chain.py:approval_chain", APPROVAL_CHAIN, {}, None),
     ]
     ids = []
     for entrypoint, name, parameters, cron in specs:

@@ -16,6 +16,7 @@ from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 
 from core.errors import NotFoundError, PostloanError
 from forms.base import TaskForm
+from forms.collection import CollectionContactForm, LegalReferralForm
 from forms.drafts import draft_model
 from forms.errors import convert, form_error, rule_entry
 from forms.inspections import CollateralCheckForm, FirstUsageCheckForm
@@ -24,7 +25,10 @@ from forms.notices import MaturityNoticeForm, OverdueNoticeForm
 from forms.reviews import (
     ClassificationReviewForm,
     ExtensionReviewForm,
+    HandoverReviewForm,
+    RequestRevisionForm,
     WarningDispositionForm,
+    WarningTrackingForm,
     WriteOffReviewForm,
 )
 from forms.visits import CustomerVisitForm, PhoneFollowUpForm
@@ -43,6 +47,11 @@ FORMS: dict[str, type[TaskForm]] = {
         WriteOffReviewForm,
         MaturityNoticeForm,
         OverdueNoticeForm,
+        HandoverReviewForm,
+        RequestRevisionForm,
+        WarningTrackingForm,
+        CollectionContactForm,
+        LegalReferralForm,
     )
 }
 
@@ -192,3 +201,14 @@ def upgrade_payload(kind: str, payload: Mapping[str, Any], from_version: int) ->
 def load_payload(kind: str, payload: Mapping[str, Any], schema_version: int) -> TaskForm:
     """A stored payload, upgraded to the current version and validated (e.g. a flow's input)."""
     return validate_form(kind, upgrade_payload(kind, payload, schema_version))
+
+
+# --- released upgraders (never edit one once released) -----------------------------------------
+
+
+@upgrader("warning_disposition", 1)
+def _warning_disposition_gains_decision(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 → v2: the form gained `decision` when the warning-disposition chain came; a v1 payload
+    was a disposition its reviewer filed — an approval."""
+    payload.setdefault("decision", "approve")
+    return payload

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from forms.base import (
+    AttachmentRef,
     Decision,
     LabelledEnum,
     LongText,
@@ -103,12 +104,19 @@ class Measure(LabelledEnum):
 
 
 class WarningDispositionForm(TaskForm):
-    """预警处置: grade the signal, choose measures, name an owner and a deadline (003 §21–22)."""
+    """预警处置: one level of the warning-disposition chain confirms (or not) the signal, grades
+    it, chooses measures, names an owner and a deadline (003 §21–22).
+
+    Version 2 added `decision` (the chain needs one); a version-1 payload was a disposition that
+    was filed, i.e. an approval (see the upgrader in forms/registry.py).
+    """
 
     kind: ClassVar[str] = "warning_disposition"
     title_zh: ClassVar[str] = "预警处置"
     title_en: ClassVar[str] = "Warning disposition"
+    schema_version: ClassVar[int] = 2
 
+    decision: Decision = label("审批意见", "Decision")
     signal_grade: SignalGrade = label("预警等级", "Signal grade")
     measures: list[Measure] = label(
         "处置措施", "Measures", default_factory=list, json_schema_extra={"required_by_rule": True}
@@ -145,3 +153,59 @@ class WriteOffReviewForm(TaskForm):
         yield from _required_to_approve(
             v, "committee_meeting_ref", "贷审会会议纪要编号", "the committee minutes number"
         )
+
+
+class HandoverReviewForm(TaskForm):
+    """移交资产处置审批: the department head hands a 不良 loan to the asset disposal unit, naming
+    who takes it over (a recorded change of owner, DOMAIN §2)."""
+
+    kind: ClassVar[str] = "handover_review"
+    title_zh: ClassVar[str] = "移交资产处置审批"
+    title_en: ClassVar[str] = "Handover to asset disposal"
+
+    decision: Decision = label("审批意见", "Decision")
+    disposal_owner: Username | None = label(
+        "接收人（资产处置部门用户名）", "Taken over by (asset disposal username)", default=None
+    )
+    opinion: LongText = label("审批意见说明", "Opinion")
+
+    @classmethod
+    def rule_violations(cls, v: Mapping[str, Any]) -> Iterator[RuleViolation]:
+        yield from _required_to_approve(v, "disposal_owner", "接收人", "who takes the loan over")
+
+
+class RevisionAction(LabelledEnum):
+    resubmit = "resubmit", "补充后重新提交", "Resubmit with the additions"
+    withdraw = "withdraw", "撤回申请", "Withdraw the request"
+
+
+class RequestRevisionForm(TaskForm):
+    """退回补充: the applicant answers a request sent back by a level of its chain — resubmits it
+    (the chain starts again from its first level) or withdraws it."""
+
+    kind: ClassVar[str] = "request_revision"
+    title_zh: ClassVar[str] = "申请退回补充"
+    title_en: ClassVar[str] = "Request returned for revision"
+
+    action: RevisionAction = label("处理方式", "What to do")
+    note: LongText = label("补充说明", "What was added or why it is withdrawn")
+    documents: list[AttachmentRef] = label("补充材料", "Additional documents", default_factory=list)
+
+
+class TrackingOutcome(LabelledEnum):
+    resolved = "resolved", "风险已化解，关闭预警", "Risk resolved: close the warning"
+    continuing = "continuing", "继续跟踪", "Keep tracking"
+
+
+class WarningTrackingForm(TaskForm):
+    """预警跟踪: the case owner reports on the disposal plan until the risk is resolved."""
+
+    kind: ClassVar[str] = "warning_tracking"
+    title_zh: ClassVar[str] = "预警跟踪处置"
+    title_en: ClassVar[str] = "Warning follow-up"
+
+    reported_on: date = label("报告日期", "Reported on")
+    measures_taken: list[Measure] = label("已采取措施", "Measures taken", default_factory=list)
+    progress: LongText = label("处置进展", "Progress")
+    outcome: TrackingOutcome = label("结论", "Outcome")
+    evidence: list[AttachmentRef] = label("证明材料", "Evidence", default_factory=list)

@@ -57,9 +57,7 @@ def contagion_shares(session: Session, loans: Sequence[LoanLike]) -> dict[int, D
             .group_by(col(Loan.id), col(Loan.borrower_id), col(Loan.risk_class))
         ).all()
         for loan_id, borrower_id, cls, amount in rows:
-            claims.setdefault(borrower_id, []).append(
-                (loan_id, RiskClass(cls).is_npl, int(amount))
-            )
+            claims.setdefault(borrower_id, []).append((loan_id, RiskClass(cls).is_npl, int(amount)))
     shares: dict[int, Decimal] = {}
     for loan in loans:
         mine = claims.get(loan.borrower_id)

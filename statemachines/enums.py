@@ -149,6 +149,9 @@ class WarningState(StrEnum):
 
     @property
     def label_zh(self) -> str:
-        return {"raised": "已报告", "tracking": "跟踪处置", "closed": "已关闭", "dismissed": "已排除"}[
-            self.value
-        ]
+        return {
+            "raised": "已报告",
+            "tracking": "跟踪处置",
+            "closed": "已关闭",
+            "dismissed": "已排除",
+        }[self.value]

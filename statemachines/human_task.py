@@ -48,9 +48,11 @@ class HumanTaskLifecycle(StrictMachine):
     release = claimed.to(open, validators="check_is_assignee")
     delegate = claimed.to.itself(validators="check_may_delegate")  # type: ignore[no-untyped-call]
     complete = claimed.to(completed, validators="check_is_assignee")
-    escalate = open.to(escalated, validators="check_may_manage") | claimed.to(
-        escalated, validators="check_may_manage"
-    )
+    escalate = (
+        open.to(escalated, validators="check_may_manage")
+        | claimed.to(escalated, validators="check_may_manage")
+        | escalated.to.itself(validators="check_may_manage")  # type: ignore[no-untyped-call]
+    )  # once more, one level up
     cancel = (
         open.to(cancelled, validators="check_may_manage")
         | claimed.to(cancelled, validators="check_may_manage")

@@ -47,6 +47,4 @@ class WarningCaseLifecycle(StrictMachine):
 
     def check_is_owner(self, facts: WarningFacts) -> None:
         if not facts.is_owner:
-            raise PermissionDeniedError(
-                "only the case's owner closes it", actor=facts.actor
-            )
+            raise PermissionDeniedError("only the case's owner closes it", actor=facts.actor)

@@ -56,6 +56,17 @@ def is_candidate(p: Principal, task: HumanTask) -> bool:
     )
 
 
+def was_candidate(p: Principal, task: HumanTask) -> bool:
+    """A candidate before the task was escalated: a head may hand it back to them."""
+    before = task.context.get("escalated_from") if task.context else None
+    if not before:
+        return False
+    if before.get("user_id") is not None:
+        return bool(p.user.id == before["user_id"])
+    role, path = before.get("role"), str(before.get("org_path") or "")
+    return role is not None and Role(role) in p.roles and path.startswith(p.org_path)
+
+
 def is_supervisor(p: Principal, task: HumanTask) -> bool:
     return bool(p.roles & SUPERVISOR_ROLES) and task.candidate_org_path.startswith(p.org_path)
 
@@ -83,7 +94,8 @@ def facts_for(
             is_candidate=is_candidate(p, task),
             is_assignee=task.assignee_id is not None and task.assignee_id == p.user.id,
             is_supervisor=is_supervisor(p, task),
-            target_is_candidate=target is not None and is_candidate(target, task),
+            target_is_candidate=target is not None
+            and (is_candidate(target, task) or was_candidate(target, task)),
             read_only=actor.read_only,
         )
 

@@ -143,9 +143,9 @@ class Attachment(SQLModel, table=True):
 
 class Outbox(SQLModel, table=True):
     """What the domain asks of Prefect, written in the transaction that decided it (DESIGN
-    decision 2): start a deployment run with these parameters. A dispatcher delivers each row at
-    least once, with backoff; `key` is the run's idempotency key, so a row delivered twice still
-    makes one run. Nothing is lost while Prefect is down: the row waits."""
+    decision 2): start a run of this flow's deployment with these parameters. A dispatcher
+    delivers each row at least once, with backoff; `key` is the run's idempotency key, so a row
+    delivered twice still makes one run. Nothing is lost while Prefect is down: the row waits."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -161,10 +161,8 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
-    deployment: str = Field(sa_column=Column(String(200), nullable=False))
-    parameters: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSON, nullable=False)
-    )
+    flow: str = Field(sa_column=Column(String(100), nullable=False))  # deployed by flows/launch.py
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     attempts: int = 0

@@ -21,18 +21,21 @@ def enqueue(
     session: Session,
     *,
     key: str,
-    deployment: str,
+    flow: str,
     parameters: Mapping[str, Any],
     now: datetime,
 ) -> None:
-    """Ask for one run of `deployment` (idempotent by `key`: enqueued twice, delivered once)."""
+    """Ask for one run of `flow`'s deployment (idempotent by `key`: enqueued twice, delivered
+    once). Only flows/launch.py knows deployment names: the row names the flow."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     row = {
         "key": key,
-        "deployment": deployment,
+        "flow": flow,
         "parameters": jsonable(dict(parameters)),
         "created_at": now,
         "next_attempt_at": now,
         "attempts": 0,
     }
-    session.connection().execute(insert(OUTBOX).on_conflict_do_nothing(index_elements=["key"]), [row])
+    session.connection().execute(
+        insert(OUTBOX).on_conflict_do_nothing(index_elements=["key"]), [row]
+    )

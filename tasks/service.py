@@ -20,7 +20,8 @@ from loans import aging
 from loans.book import installments_of
 from loans.models import Borrower, Loan
 from statemachines.enums import TaskState
-from statemachines.human_task import HumanTaskLifecycle
+from statemachines.human_task import HumanTaskLifecycle, TaskFacts
+from tasks import outbox
 from tasks.access import Actor, can_see, facts_for
 from tasks.attachments import require_stored
 from tasks.errors import (
@@ -30,7 +31,6 @@ from tasks.errors import (
     TaskNotClaimedError,
 )
 from tasks.four_eyes import check_four_eyes
-from tasks import outbox
 from tasks.models import HumanTask
 
 TASK = "task"  # journal aggregate type
@@ -335,6 +335,36 @@ def cancel(
     )
 
 
+def cancel_as_system(
+    session: Session,
+    task: HumanTask,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+    business_date: date,
+) -> HumanTask:
+    """Cancel a task because what it was for is gone (a withdrawn request, a closed loan): the
+    domain decided it, so the machine sees the system acting; `actor` is who caused it."""
+    before = str(task.state)
+    facts = TaskFacts(actor=actor, is_system=True)
+    HumanTaskLifecycle.restore(task).fire("cancel", facts=facts)
+    task.outcome_note, task.updated_at = reason, now
+    session.add(task)
+    _journal(
+        session,
+        task,
+        "cancel",
+        before,
+        str(task.state),
+        actor=actor,
+        now=now,
+        business_date=business_date,
+        reason=reason,
+    )
+    return task
+
+
 def save_draft(
     session: Session,
     task_id: int,
@@ -391,7 +421,7 @@ def complete(
         outbox.enqueue(
             session,
             key=f"task:{task.id}:complete",
-            deployment=str(follow["deployment"]),
+            flow=str(follow["flow"]),
             parameters={**follow.get("parameters", {}), "task_id": task.id},
             now=now,
         )

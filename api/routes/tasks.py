@@ -20,11 +20,11 @@ from api.task_schemas import (
     TaskDelegate,
     TaskSubmission,
 )
+from cases.completion import complete_recording_refusals
 from core.identity import User, org_unit_by_code, user_by_username
+from flows.dispatch import wake
 from forms import json_schema, schema_hash
 from tasks import service
-from tasks.access import Actor
-from tasks.errors import FourEyesError
 from tasks.models import HumanTask
 from tasks.worklist import TaskFilter, View, counts, is_overdue, worklist
 
@@ -191,37 +191,8 @@ def complete_task(
     task = complete_recording_refusals(
         session, task_id, actor, body.data, clock, expected_version=body.version
     )
+    wake()  # a decision may have asked the approval-chain flow to continue
     return detail(session, task, clock.today())
-
-
-def complete_recording_refusals(
-    session: Session,
-    task_id: int,
-    actor: Actor,
-    data: dict,
-    clock: ClockDep,
-    expected_version: int | None,
-) -> HumanTask:
-    """Complete; a four-eyes refusal rolls back the attempt and is then recorded on its own."""
-    try:
-        task = service.complete(
-            session,
-            task_id,
-            actor,
-            data,
-            now=clock.now(),
-            business_date=clock.today(),
-            expected_version=expected_version,
-        )
-        commit(session)
-        return task
-    except FourEyesError as exc:
-        session.rollback()
-        service.record_refusal(
-            session, task_id, actor, "complete", exc, now=clock.now(), business_date=clock.today()
-        )
-        commit(session)
-        raise
 
 
 @router.post("/{task_id}/cancel", response_model=HumanTaskDetailPublic)

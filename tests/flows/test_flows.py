@@ -57,17 +57,18 @@ def test_daily_sweep_flow_end_to_end_then_rerun_changes_nothing(prefect_harness,
     from flows.daily_sweep import SweepParams, daily_sweep
 
     totals = daily_sweep(SweepParams(business_date=DAY, chunk_size=100))
-    assert totals["moved_mark_overdue"] == 1 and totals["proposal_tasks_opened"] == 1
+    assert totals["moved_mark_overdue"] == 1 and totals["proposals_opened"] == 1
     with Session(engine) as s:
         assert get_loan(s, "L-LATE").state == LoanState.overdue
         assert get_loan(s, "L-OK").state == LoanState.normal
         review = s.exec(select(HumanTask).where(HumanTask.kind == "classification_review")).one()
-        assert review.loan_no == "L-LATE" and review.context["proposed_class"] == "substandard"
+        assert review.loan_no == "L-LATE"
+        assert review.context["facts"]["proposed_class"] == "substandard"
         assert s.get(DailyAnchor, DAY) is not None
         assert verify_journal(s).ok
     before = _counts(engine)
     again = daily_sweep(SweepParams(business_date=DAY, chunk_size=100))
-    assert again.get("moved_mark_overdue", 0) == 0 and again["proposal_tasks_opened"] == 0
+    assert again.get("moved_mark_overdue", 0) == 0 and again["proposals_opened"] == 0
     assert _counts(engine) == before
 
 
@@ -146,6 +147,16 @@ def test_deployments_cron_in_bank_time_zone():
     from flows.launch import deployments
 
     by_name = {d.name: d for d in deployments()}
-    assert set(by_name) == {"daily-sweep", "inspection-scheduler", "pre-maturity"}
+    assert set(by_name) == {
+        "daily-sweep",
+        "inspection-scheduler",
+        "pre-maturity",
+        "sla-escalation",
+        "collection-ladder",
+        "approval-chain",
+    }
     schedule = by_name["daily-sweep"].schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == ("30 20 * * *", "Asia/Shanghai")
+    ladder = by_name["collection-ladder"].schedules[0].schedule
+    assert (ladder.cron, ladder.timezone) == ("15 21 * * *", "Asia/Shanghai")  # after the sweep
+    assert by_name["approval-chain"].schedules == []  # started by the outbox only

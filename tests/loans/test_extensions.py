@@ -79,7 +79,9 @@ def test_request_every_problem_listed(session, org, clock):
     }
 
 
-def _grant(session, clock, req, on=date(2025, 10, 2), by="head_bj", roles=(Role.branch_head,), **kw):
+def _grant(
+    session, clock, req, on=date(2025, 10, 2), by="head_bj", roles=(Role.branch_head,), **kw
+):
     return grant_extension(
         session,
         req.id,

@@ -209,7 +209,9 @@ def test_classify_better_than_floor_without_reasons_message_names_floor() -> Non
     with pytest.raises(ClassBelowFloorError, match=expected):
         machine.fire(
             event_for(SM),
-            facts=ClassificationFacts(floor=SS, proposed_by=PROPOSER, approved_by=APPROVER, npl_exit_checked=True),
+            facts=ClassificationFacts(
+                floor=SS, proposed_by=PROPOSER, approved_by=APPROVER, npl_exit_checked=True
+            ),
         )
 
 
@@ -253,7 +255,12 @@ def test_classify_down_then_approved_up_with_or_without_reload_same_classes(
         (SM, ClassificationFacts(floor=SM, floor_reasons=("dpd_over_grace",))),
         (SS, ClassificationFacts(floor=SS, floor_reasons=("dpd_over_90",))),
         (D, ClassificationFacts(floor=SS)),
-        (SS, ClassificationFacts(floor=SS, proposed_by=PROPOSER, approved_by=APPROVER, npl_exit_checked=True)),
+        (
+            SS,
+            ClassificationFacts(
+                floor=SS, proposed_by=PROPOSER, approved_by=APPROVER, npl_exit_checked=True
+            ),
+        ),
         (P, ClassificationFacts(proposed_by=PROPOSER, approved_by=APPROVER, npl_exit_checked=True)),
     ]
     model, machine = _machine(P)

@@ -374,16 +374,12 @@ def test_draft_saved_partial_kept(session, org, clock, loan):
 
 
 def test_complete_waiting_flow_writes_outbox_same_transaction(session, org, clock, loan):
-    follow = {"deployment": "some-flow/some-flow", "parameters": {"case": 7}}
+    follow = {"flow": "some-flow", "parameters": {"case": 7}}
     task = new_task(session, org, clock, loan, context={"continue": follow})
     _claim(session, clock, task, "am_bj1")
     _complete(session, clock, task, "am_bj1", LOAN_CARD_CHECK)
     row = session.exec(select(Outbox)).one()
-    assert (row.key, row.deployment, row.delivered_at) == (
-        f"task:{task.id}:complete",
-        "some-flow/some-flow",
-        None,
-    )
+    assert (row.key, row.flow, row.delivered_at) == (f"task:{task.id}:complete", "some-flow", None)
     assert row.parameters == {"case": 7, "task_id": task.id}
 
 

@@ -1,0 +1,109 @@
+"""API schemas of approval requests and warning cases (<Noun>Create, <Noun>Public)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from forms import AttachmentRef
+from statemachines.enums import RiskClass
+
+
+class GuarantorConsent(BaseModel):
+    guarantor: str = Field(min_length=1, max_length=200, description="The guarantor's name.")
+    attachment: AttachmentRef = Field(description="The signed consent, uploaded first.")
+
+
+class ExtensionRequestCreate(BaseModel):
+    new_maturity_date: date = Field(description="The maturity date asked for.")
+    reason: str = Field(min_length=1, max_length=1000)
+    financial_difficulty: bool = Field(
+        default=False,
+        description="The account manager's assessment that the borrower is in financial "
+        "difficulty. Arrears and other 不良 debts make it a restructuring whatever this says.",
+    )
+    guarantor_consents: list[GuarantorConsent] = Field(
+        default_factory=list, description="Each active guarantor's written consent."
+    )
+
+
+class ClassificationProposalCreate(BaseModel):
+    proposed_class: RiskClass
+    reason: str = Field(min_length=1, max_length=4000)
+    evidence: list[AttachmentRef] = Field(default_factory=list)
+
+
+class WriteOffRequestCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+    evidence: list[AttachmentRef] = Field(default_factory=list)
+
+
+class HandoverRequestCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class WarningCreate(BaseModel):
+    signals: list[str] = Field(min_length=1, description="Signal codes (GET /warnings/signals).")
+    description: str = Field(min_length=1, max_length=4000)
+    evidence: list[AttachmentRef] = Field(default_factory=list)
+
+
+class RequestWithdraw(BaseModel):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ApprovalDecisionPublic(BaseModel):
+    round: int
+    level: int
+    level_name: str
+    decision: str
+    concluded: bool
+    decided_by: str
+    on_behalf_of: str | None
+    opinion: str | None
+    data: dict[str, Any]
+    decided_at: datetime
+
+
+class ApprovalRequestPublic(BaseModel):
+    id: int
+    kind: str
+    state: str
+    loan_no: str
+    level: int
+    round: int
+    levels: list[str]
+    amount_cents: int
+    requested_by: str
+    requested_on: date
+    reason: str
+    subject: dict[str, Any]
+    outcome: dict[str, Any] | None
+    decided_on: date | None
+    open_task_ids: list[int]
+    decisions: list[ApprovalDecisionPublic]
+    version: int
+
+
+class ApprovalRequestsPublic(BaseModel):
+    data: list[ApprovalRequestPublic]
+    count: int
+
+
+class WarningCasePublic(BaseModel):
+    id: int
+    loan_no: str
+    state: str
+    signals: list[str]
+    description: str
+    raised_by: str
+    raised_on: date
+    grade: str | None
+    owner: str | None
+    measures: list[str]
+    disposal_plan: str | None
+    deadline: date | None
+    request_id: int | None
+    closed_on: date | None

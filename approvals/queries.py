@@ -1,0 +1,60 @@
+"""Read models of approval requests: lists for a loan or an org subtree, and one request with
+its decisions (who decided what, for whom, with which opinion) and its open tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import false, func, or_
+from sqlmodel import Session, col, select
+
+from approvals.models import ApprovalDecision, ApprovalRequest
+from approvals.records import decisions_of, get_request
+from approvals.steps import open_tasks_of
+from core.db import subtree
+from tasks.access import Actor
+from tasks.models import HumanTask
+
+
+@dataclass(frozen=True)
+class RequestView:
+    request: ApprovalRequest
+    decisions: list[ApprovalDecision]
+    open_tasks: list[HumanTask]
+
+    @property
+    def level_names(self) -> list[str]:
+        return [str(level["name_zh"]) for level in self.request.chain]
+
+
+def request_view(session: Session, request_id: int, actor: Actor) -> RequestView:
+    request = get_request(session, request_id, actor)
+    return RequestView(request, decisions_of(session, request_id), open_tasks_of(session, request))
+
+
+def list_requests(
+    session: Session,
+    actor: Actor,
+    *,
+    loan_id: int | None = None,
+    kind: str | None = None,
+    state: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[ApprovalRequest], int]:
+    """Requests of the actor's org subtrees (auditors: all), newest first."""
+    query = select(ApprovalRequest)
+    if not actor.me.is_auditor:
+        paths = {p.org_path for p in actor.principals}
+        query = query.where(or_(false(), *(subtree(ApprovalRequest.branch_path, p) for p in paths)))
+    if loan_id is not None:
+        query = query.where(ApprovalRequest.loan_id == loan_id)
+    if kind:
+        query = query.where(ApprovalRequest.kind == kind)
+    if state:
+        query = query.where(ApprovalRequest.state == state)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(ApprovalRequest.id).desc()).limit(limit).offset(offset)
+    ).all()
+    return list(rows), int(total)

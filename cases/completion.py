@@ -1,0 +1,117 @@
+"""The one entry point that completes a human task — over HTTP, from a page or by a bot — with
+whatever follows from its kind, in the completing transaction: a level's decision moves its
+approval request (and the chain advances); a collection contact records its quadrant and promise;
+a warning report closes its case or schedules the next; an inspection that found risk raises a
+warning signal. Refused four-eyes attempts are recorded on their own after the rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from approvals.effects import EFFECTS as LOAN_EFFECTS
+from approvals.steps import Effects, decide
+from cases import collection, warnings
+from core.clock import Clock
+from core.db import commit
+from core.errors import FourEyesError
+from core.identity import User, principal_of
+from forms import validate_form
+from statemachines.enums import RequestKind
+from tasks import service
+from tasks.access import Actor
+from tasks.models import HumanTask
+
+EFFECTS: Effects = {**LOAN_EFFECTS, RequestKind.warning: warnings.WarningEffect()}
+INSPECTIONS = frozenset(
+    {"first_usage_check", "loan_card_check", "customer_visit", "collateral_check"}
+)
+
+
+def complete_task(
+    session: Session,
+    task_id: int,
+    actor: Actor,
+    data: Mapping[str, Any],
+    *,
+    now: datetime,
+    business_date: date,
+    expected_version: int | None = None,
+) -> HumanTask:
+    """Complete the task and apply what follows, in the caller's transaction."""
+    task = service.complete(
+        session,
+        task_id,
+        actor,
+        data,
+        now=now,
+        business_date=business_date,
+        expected_version=expected_version,
+    )
+    form = validate_form(task.kind, task.result or {})
+    acting_as = actor.me
+    if task.on_behalf_of_id is not None:
+        principal = session.get(User, task.on_behalf_of_id)
+        assert principal is not None
+        acting_as = principal_of(session, principal)
+    if "approval_request_id" in task.context:
+        decide(session, task, form, actor, acting_as, EFFECTS, now=now, business_date=business_date)
+    elif task.kind == "collection_contact":
+        collection.record_contact(
+            session, task, form, actor=actor.name, now=now, business_date=business_date
+        )
+    elif task.kind == "legal_referral":
+        collection.record_referral(
+            session, task, form, actor=actor.name, now=now, business_date=business_date
+        )
+    elif task.kind == "warning_tracking":
+        warnings.record_tracking(session, task, form, actor, now=now, business_date=business_date)
+    elif task.kind in INSPECTIONS and getattr(form, "conclusion", None) == "risk" and task.loan_no:
+        warnings.raise_warning(
+            session,
+            task.loan_no,
+            actor,
+            EFFECTS,
+            signals=["inspection_finding"],
+            description=f"{task.title}：检查结论为“发现风险”",
+            key=f"inspection:{task.id}",
+            now=now,
+            business_date=business_date,
+        )
+    return task
+
+
+def complete_recording_refusals(
+    session: Session,
+    task_id: int,
+    actor: Actor,
+    data: Mapping[str, Any],
+    clock: Clock,
+    *,
+    expected_version: int | None = None,
+) -> HumanTask:
+    """Complete and commit; a four-eyes refusal rolls the attempt back and is then recorded in
+    its own transaction (the journal keeps who tried)."""
+    try:
+        task = complete_task(
+            session,
+            task_id,
+            actor,
+            data,
+            now=clock.now(),
+            business_date=clock.today(),
+            expected_version=expected_version,
+        )
+        commit(session)
+        return task
+    except FourEyesError as exc:
+        session.rollback()
+        service.record_refusal(
+            session, task_id, actor, "complete", exc, now=clock.now(), business_date=clock.today()
+        )
+        commit(session)
+        raise
