@@ -186,6 +186,9 @@ def run_ladder(
         case = cases.get(loan.id)
         if dpd == 0:
             if case is not None:
+                kept, broken = _check_promises(session, case, on, items, actor, final=True)
+                result.promises_kept += kept
+                result.promises_broken += broken
                 _leave(session, case, items, actor=actor, now=now, on=on)
                 result.cases_closed += 1
             continue
@@ -197,11 +200,10 @@ def run_ladder(
             session.flush()
             _journal(items, case, "open", actor, to_state="open", payload={"days_past_due": dpd})
             result.cases_opened += 1
+        start_step = case.step
         kept, broken = _check_promises(session, case, on, items, actor)
-        result.promises_kept, result.promises_broken = (
-            result.promises_kept + kept,
-            result.promises_broken + broken,
-        )
+        result.promises_kept += kept
+        result.promises_broken += broken
         consecutive, cumulative = missed_installments(insts, on)
         case.missed_consecutive, case.missed_cumulative = consecutive, cumulative
         by_days = max((st.number for st in steps if dpd >= st.min_days), default=1)
@@ -218,6 +220,9 @@ def run_ladder(
             if case.step:
                 result.steps_up += 1
             case.step, case.step_since = target, on
+        if start_step and case.step > start_step:  # a higher step supersedes the open contact
+            _cancel_tasks(session, case, f"升至催收第{case.step}步 (ladder step {case.step})",
+                          actor=actor, now=now, on=on)  # fmt: skip
         session.add(case)
         step = steps[case.step - 1]
         result.by_step[step.number] = result.by_step.get(step.number, 0) + 1
@@ -299,18 +304,23 @@ def _task_row(
 
 
 def _check_promises(
-    session: Session, case: CollectionCase, on: date, items: list[dict[str, Any]], actor: str
+    session: Session,
+    case: CollectionCase,
+    on: date,
+    items: list[dict[str, Any]],
+    actor: str,
+    *,
+    final: bool = False,
 ) -> tuple[int, int]:
-    """Promises whose date has passed: kept if the payments since cover them, else broken —
-    and a broken promise steps the ladder up."""
+    """Promises whose date has passed (all of them when the case closes): kept if the payments
+    since cover them, else broken — and a broken promise steps the ladder up."""
     kept = broken = 0
-    due = session.exec(
-        select(CollectionPromise).where(
-            CollectionPromise.case_id == case.id,
-            CollectionPromise.state == "open",
-            CollectionPromise.promised_for < on,
-        )
-    ).all()
+    query = select(CollectionPromise).where(
+        CollectionPromise.case_id == case.id, CollectionPromise.state == "open"
+    )
+    if not final:
+        query = query.where(CollectionPromise.promised_for < on)
+    due = session.exec(query).all()
     for promise in due:
         paid = session.exec(
             select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
@@ -362,6 +372,18 @@ def _signals(
     return raised
 
 
+def _cancel_tasks(
+    session: Session, case: CollectionCase, reason: str, *, actor: str, now: datetime, on: date
+) -> None:
+    for task in session.exec(
+        select(HumanTask).where(
+            col(HumanTask.key).startswith(f"collection:{case.id}:"),
+            col(HumanTask.state).in_([st.value for st in TaskState if st.is_active]),
+        )
+    ):
+        cancel_as_system(session, task, actor=actor, reason=reason, now=now, business_date=on)
+
+
 def _leave(
     session: Session,
     case: CollectionCase,
@@ -374,14 +396,7 @@ def _leave(
     """Cured: the loan leaves the ladder; its open collection tasks are cancelled."""
     case.closed_on, case.close_reason = on, "cured"
     session.add(case)
-    for task in session.exec(
-        select(HumanTask).where(
-            col(HumanTask.key).startswith(f"collection:{case.id}:"),
-            col(HumanTask.state).in_([st.value for st in TaskState if st.is_active]),
-        )
-    ):
-        cancel_as_system(session, task, actor=actor, reason="逾期已清偿，退出催收 (cured)",
-                         now=now, business_date=on)  # fmt: skip
+    _cancel_tasks(session, case, "逾期已清偿，退出催收 (cured)", actor=actor, now=now, on=on)
     _journal(items, case, "leave", actor, from_state=str(case.step), to_state="closed",
              reason="arrears cleared")  # fmt: skip
 
