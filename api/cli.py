@@ -277,6 +277,32 @@ def sweep_cmd(
     console.print(table)
 
 
+@app.command("dispatch")
+def dispatch(
+    once: Annotated[bool, typer.Option(help="Deliver what is due now, then exit.")] = False,
+) -> None:
+    """Deliver the outbox to Prefect (runs of the approval-chain deployment …), at least once
+    with backoff. `postloan serve` runs this loop itself; run it alone next to a work pool."""
+    from flows.dispatch import Dispatcher, deliver_due, pending_count
+
+    if once:
+        report = deliver_due()
+        console.print(
+            f"delivered {report.delivered}, failed {report.failed}, waiting {pending_count()}"
+        )
+        for error in report.errors[:10]:
+            err.print(f"  [red]{error}[/]")
+        raise typer.Exit(1 if report.failed else 0)
+    loop = Dispatcher()
+    loop.start()
+    console.print("delivering the outbox to Prefect (Ctrl-C stops)")
+    try:
+        while loop.is_alive():
+            loop.join(1)
+    except KeyboardInterrupt:
+        loop.stop()
+
+
 @app.command("deploy")
 def deploy(
     work_pool: Annotated[str, typer.Option(help="A Prefect work pool (type process).")],
@@ -337,9 +363,16 @@ def serve(
         console.print(f"starting a Prefect server on 127.0.0.1:{prefect_port} …")
         server = _start_prefect_server(prefect_port)
         os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{prefect_port}/api"  # before import
+    # A chain continues within seconds: the runner looks for new runs every second (Prefect's
+    # default is 10 s), unless the operator set it.
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
     web = uvicorn.Server(uvicorn.Config("api.main:app", host=host, port=port))
     thread = threading.Thread(target=web.run, name="api", daemon=True)
     thread.start()
+    from flows.dispatch import Dispatcher
+
+    dispatcher = Dispatcher()  # delivers the outbox to Prefect (DESIGN decision 2)
+    dispatcher.start()
     console.print(
         f"[green]postloan[/] on http://{host}:{port}  ·  Prefect UI "
         f"{os.environ['PREFECT_API_URL'].removesuffix('/api')}"
@@ -349,6 +382,7 @@ def serve(
 
         serve_all()  # blocks; Prefect's runner wants the main thread for its signals
     finally:
+        dispatcher.stop()
         web.should_exit = True
         thread.join(10)
         if server is not None:

@@ -110,6 +110,8 @@ def flow_from_source(source: str, entrypoint: str):  # type: ignore[no-untyped-d
     return Flow.from_source(source=source, entrypoint=entrypoint)
 
 
-def serve_all() -> None:
-    """Serve every deployment with its schedule (blocks; must run in the main thread)."""
-    serve(*deployments(), print_starting_message=False)
+def serve_all(names: list[str] | None = None, limit: int | None = None) -> None:
+    """Serve the deployments (all, or those named) with their schedules (blocks; must run in the
+    main thread). `limit` caps the runs this process executes at once."""
+    chosen = [d for d in deployments() if names is None or d.name in names]
+    serve(*chosen, print_starting_message=False, limit=limit)

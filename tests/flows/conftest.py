@@ -13,3 +13,6 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+from tests.approvals.conftest import small  # noqa: E402, F401  (a paid-up loan, for flow steps)
