@@ -101,9 +101,23 @@ def demo_seed(
             raise ValidationError("the database already has data; demo seed needs an empty one")
         org = seed_demo(session, today=_today(today), loans=loans)
         tasks = seed_demo_tasks(session, today=_today(today))
+    # the day's sweep proposes the floors the history left unconfirmed, then a few requests
+    from cases.demo import seed_demo_requests
+    from flows.daily_sweep import run_chunk
+    from loans.sweep import chunk_bounds
+
+    with domain_errors():
+        with session_scope() as session:
+            bounds = chunk_bounds(session, size=20_000)
+        proposals = sum(run_chunk(_today(today), lo, hi)["proposals_opened"] for lo, hi in bounds)
+        with session_scope() as session:
+            requests = seed_demo_requests(
+                session, today=_today(today), now=SystemClock(get_settings().tz).now()
+            )
     console.print(
         f"[green]seeded[/] {len(org.units)} org units, {len(org.users)} users "
-        f"(password [bold]{DEMO_PASSWORD}[/]), {loans} loans, {tasks} tasks"
+        f"(password [bold]{DEMO_PASSWORD}[/]), {loans} loans, {tasks} tasks, "
+        f"{proposals} classification proposals, {requests} requests"
     )
 
 

@@ -85,7 +85,107 @@ LABELS: dict[str, tuple[str, str]] = {
     "state_completed": ("已完成", "completed"),
     "state_cancelled": ("已取消", "cancelled"),
     "state_expired": ("已过期", "expired"),
+    # approval requests, warnings, collection
+    "requests": ("审批申请", "Approval requests"),
+    "request": ("审批申请", "Approval request"),
+    "request_kind": ("申请类型", "Request"),
+    "request_state": ("审批状态", "Status"),
+    "level": ("审批层级", "Level"),
+    "requested_by": ("申请人", "Applied by"),
+    "requested_on": ("申请日期", "Applied on"),
+    "amount": ("金额（敞口）", "Amount (exposure)"),
+    "decisions": ("审批记录", "Decisions"),
+    "decision": ("意见", "Decision"),
+    "decided_by": ("审批人", "Decided by"),
+    "on_behalf_of": ("代", "on behalf of"),
+    "opinion": ("意见说明", "Opinion"),
+    "decided_at": ("审批时间", "Decided at"),
+    "outcome": ("结果", "Outcome"),
+    "waiting_at": ("待审批", "Waiting at"),
+    "withdraw": ("撤回申请", "Withdraw"),
+    "withdraw_reason": ("撤回原因", "Why withdraw"),
+    "facts": ("申请事项", "What is asked"),
+    "apply": ("提交申请", "Submit"),
+    "cancel": ("取消", "Cancel"),
+    "file_extension": ("申请展期", "Apply for an extension"),
+    "file_classification": ("提出分类调整", "Propose a reclassification"),
+    "file_write_off": ("申请核销", "Apply for write-off"),
+    "file_handover": ("申请移交资产处置", "Hand over to asset disposal"),
+    "file_warning_report": ("报告预警信号", "Report a warning signal"),
+    "new_maturity_date": ("展期后到期日", "New maturity date"),
+    "extension_months": ("展期期限（月）", "Extension (months)"),
+    "financial_difficulty": (
+        "借款人存在财务困难（如预计逾期、无法按市场利率融资）",
+        "The borrower is in financial difficulty (likely overdue, cannot borrow at market rates)",
+    ),
+    "restructuring": ("重组", "Restructuring"),
+    "restructuring_note": (
+        "是否属于重组由系统按借款人事实认定（已逾期、其他债务已为不良等）",
+        "Whether it is a restructuring is decided from the borrower's facts "
+        "(already overdue, other debts non-performing …)",
+    ),
+    "guarantor_consent": ("保证人书面同意函", "Guarantor's written consent"),
+    "proposed_class": ("建议分类", "Proposed class"),
+    "current_class": ("现分类", "Current class"),
+    "application_reason": ("申请原因", "Reason"),
+    "evidence": ("证明材料", "Evidence"),
+    "signals": ("预警信号", "Warning signals"),
+    "description": ("情况说明", "What was seen"),
+    "warnings": ("预警", "Warnings"),
+    "grade": ("预警等级", "Grade"),
+    "owner": ("处置责任人", "Owner"),
+    "deadline": ("处置期限", "Deadline"),
+    "reasons": ("依据", "Grounds"),
+    "notifications": ("提醒", "Reminders"),
+    "filed": ("申请已提交，已送审", "Filed: it is with its first approver"),
+    "withdrawn": ("申请已撤回", "Request withdrawn"),
+    "step": ("催收阶段", "Collection step"),
+    "strategy": ("建议策略", "Suggested strategy"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
 }
+
+REQUEST_STATES: dict[str, tuple[str, str]] = {
+    "submitted": ("已提交", "submitted"),
+    "pending": ("审批中", "pending"),
+    "returned": ("退回补充", "returned for revision"),
+    "approved": ("已批准", "approved"),
+    "rejected": ("已否决", "rejected"),
+    "withdrawn": ("已撤回", "withdrawn"),
+}
+REQUEST_KINDS: dict[str, tuple[str, str]] = {
+    "extension": ("展期申请", "Extension"),
+    "classification": ("五级分类调整", "Reclassification"),
+    "write_off": ("核销申请", "Write-off"),
+    "handover": ("移交资产处置", "Handover to asset disposal"),
+    "warning": ("预警处置", "Warning disposition"),
+}
+DECISIONS: dict[str, tuple[str, str]] = {
+    "approve": ("同意", "approved"),
+    "reject": ("不同意", "rejected"),
+    "return_for_revision": ("退回补充", "returned for revision"),
+}
+WARNING_STATES: dict[str, tuple[str, str]] = {
+    "raised": ("已报告", "raised"),
+    "tracking": ("跟踪处置", "tracking"),
+    "closed": ("已关闭", "closed"),
+    "dismissed": ("已排除", "dismissed"),
+}
+RESTRUCTURING_REASONS: dict[str, tuple[str, str]] = {
+    "declared_financial_difficulty": (
+        "客户经理认定借款人财务困难",
+        "assessed in financial difficulty",
+    ),
+    "days_past_due": ("已逾期 {} 天", "{} days past due"),
+    "other_npl_loan": ("借款人其他贷款 {} 已为不良", "another loan {} is non-performing"),
+}
+
+
+def restructuring_reason(code: str, lang: str) -> str:
+    """'days_past_due:18' → '已逾期 18 天'."""
+    name, _, detail = code.partition(":")
+    zh, en = RESTRUCTURING_REASONS.get(name, (name, name))
+    return (en if lang == "en" else zh).format(detail)
 
 
 def language(request: Request) -> str:
@@ -116,6 +216,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "settle": ("结清", "settled"),
     "record_recovery": ("核销后收回", "recovery recorded"),
     "record_payment": ("还款入账", "payment recorded"),
+    "allocate_payment": ("还款分配", "payment allocated"),
     "classify_pass": ("分类调整为正常", "classified pass"),
     "classify_special_mention": ("分类调整为关注", "classified special mention"),
     "classify_substandard": ("分类调整为次级", "classified substandard"),

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, pages, task_pages
+from api import errors, pages, request_pages, task_pages
 from api.deps import STATIC_DIR
 from api.routes import attachments, audit, auth, loans, requests, tasks
 from forms import FORMS, json_schema
@@ -27,6 +27,7 @@ app.include_router(attachments.router, prefix="/api/v1")
 app.include_router(audit.router, prefix="/api/v1")
 app.include_router(pages.router)
 app.include_router(task_pages.router)
+app.include_router(request_pages.router)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 

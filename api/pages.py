@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -10,8 +10,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import COOKIE, ActorDep, authenticate, issue_token
 from api.deps import ClockDep, SessionDep, templates
-from api.i18n import EVENTS, PRODUCTS, language, lookup, state_label, translator
+from api.i18n import (
+    DECISIONS,
+    EVENTS,
+    PRODUCTS,
+    REQUEST_KINDS,
+    REQUEST_STATES,
+    WARNING_STATES,
+    language,
+    lookup,
+    restructuring_reason,
+    state_label,
+    translator,
+)
 from api.routes.loans import org_paths
+from approvals.queries import list_requests
+from approvals.requests import filing_options
+from cases.warnings import SIGNALS, warnings_of_loan
 from core.errors import AuthenticationError
 from core.settings import get_settings
 from forms import FORMS
@@ -41,6 +56,13 @@ def render(
             "state_label": lambda value: state_label(value, lang),
             "event_label": lambda value: lookup(EVENTS, value, lang),
             "product_label": lambda value: lookup(PRODUCTS, value, lang),
+            "kind_name": lambda kind: lookup(REQUEST_KINDS, kind, lang),
+            "request_state": lambda value: lookup(REQUEST_STATES, str(value), lang),
+            "warning_state": lambda value: lookup(WARNING_STATES, str(value), lang),
+            "decision_label": lambda value: lookup(DECISIONS, str(value), lang),
+            "restructuring_reason": lambda code: restructuring_reason(code, lang),
+            "signal_label": lambda code: lookup(SIGNALS, code, lang),
+            "local_time": lambda moment: _local(moment),
             "kind_label": lambda kind: (
                 (FORMS[kind].title_en if lang == "en" else FORMS[kind].title_zh)
                 if kind in FORMS
@@ -52,6 +74,14 @@ def render(
     if request.query_params.get("lang"):
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
     return response
+
+
+def _local(moment: datetime | None) -> str:
+    """A stored (UTC) time in the bank's time zone, to the minute."""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M")
 
 
 @router.get("/")
@@ -149,6 +179,7 @@ def loan_page(
     actor: ActorDep,
     clock: ClockDep,
     as_of: date | None = None,
+    filed: str | None = None,
 ) -> Response:
     today = clock.today()
     detail = loan_detail(session, loan_no, today, org_paths(actor))
@@ -163,6 +194,7 @@ def loan_page(
         limit=50,
     )
     open_tasks = [t for t in open_tasks if is_overdue(t, today) or t.state in ACTIVE]
+    requests, _ = list_requests(session, actor, loan_id=detail.loan.id, limit=50)
     return render(
         request,
         "loan.html.j2",
@@ -174,6 +206,10 @@ def loan_page(
             "tasks": open_tasks,
             "is_overdue": lambda t: is_overdue(t, today),
             "actor": actor,
+            "requests": requests,
+            "warnings": warnings_of_loan(session, detail.loan.id or 0),
+            "options": filing_options(session, detail.loan, actor),
+            "filed": filed,
         },
     )
 

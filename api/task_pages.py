@@ -13,8 +13,9 @@ from starlette.datastructures import UploadFile
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep, commit
 from api.errors import status_for
-from api.i18n import language
+from api.i18n import language, state_label
 from api.pages import render
+from approvals.queries import request_view
 from cases.completion import complete_recording_refusals
 from core.errors import PostloanError, ValidationError
 from flows.dispatch import wake
@@ -22,6 +23,7 @@ from forms import FORMS, error_messages, form_for, parse_form_fields, render_for
 from statemachines.enums import TaskState
 from tasks import attachments, service
 from tasks.access import facts_for
+from tasks.escalation import notifications_for
 from tasks.worklist import TaskFilter, View, counts, is_overdue, worklist
 
 router = APIRouter(include_in_schema=False)
@@ -64,8 +66,51 @@ def inbox_page(
             "kinds": FORMS,
             "is_overdue": lambda t: is_overdue(t, today),
             "today": today,
+            "summary": lambda t: summary(t, language(request)),
+            "notifications": notifications_for(session, actor),
         },
     )
+
+
+def summary(task: Any, lang: str) -> str:
+    """One line of what an approval or collection task is about, for the inbox row."""
+    ctx, facts = task.context or {}, (task.context or {}).get("facts") or {}
+    en = lang == "en"
+    parts: list[str] = []
+    if "approval_request_id" in ctx:
+        if facts.get("new_maturity_date"):
+            months = facts.get("extension_months")
+            parts.append(
+                f"extend to {facts['new_maturity_date']} ({months} months)"
+                if en
+                else f"展期至 {facts['new_maturity_date']}（{months}个月）"
+            )
+            if facts.get("restructuring"):
+                parts.append("restructuring" if en else "重组")
+        if facts.get("proposed_class"):
+            parts.append(
+                ("proposed " if en else "建议") + state_label(facts["proposed_class"], lang)
+            )
+        if facts.get("risk_class"):
+            floor = state_label(facts.get("floor"), lang)
+            parts.append(
+                f"{state_label(facts['risk_class'], lang)} ({'floor' if en else '底线'} {floor})"
+            )
+        if facts.get("days_past_due") is not None:
+            parts.append(
+                f"{facts['days_past_due']} days past due"
+                if en
+                else f"逾期 {facts['days_past_due']} 天"
+            )
+        name = ctx.get("level_name_en" if en else "level_name_zh")
+        parts.append(
+            f"{'level' if en else '第'} {ctx.get('level')}/{ctx.get('levels')} {name or ''}"
+        )
+    elif ctx.get("step_name_zh"):
+        parts.append(str(ctx.get("step_name_en" if en else "step_name_zh")))
+        if ctx.get("strategy_zh"):
+            parts.append(str(ctx.get("strategy_en" if en else "strategy_zh")))
+    return " · ".join(p for p in parts if p)
 
 
 def _task_page(
@@ -91,12 +136,18 @@ def _task_page(
     )
     form_class = form_for(task.kind)
     shown = values if values is not None else (task.result or task.draft or {})
+    view = None
+    if "approval_request_id" in task.context:
+        view = request_view(session, int(task.context["approval_request_id"]), actor)
     return render(
         request,
         "task.html.j2",
         {
             "actor": actor,
             "task": task,
+            "v": view,
+            "r": view.request if view else None,
+            "facts": task.context.get("facts"),
             "editable": editable,
             "can_claim": can_claim,
             "form_title": form_class.title_en if lang == "en" else form_class.title_zh,

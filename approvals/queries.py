@@ -12,6 +12,7 @@ from approvals.models import ApprovalDecision, ApprovalRequest
 from approvals.records import decisions_of, get_request
 from approvals.steps import open_tasks_of
 from core.db import subtree
+from core.identity import User
 from tasks.access import Actor
 from tasks.models import HumanTask
 
@@ -21,6 +22,15 @@ class RequestView:
     request: ApprovalRequest
     decisions: list[ApprovalDecision]
     open_tasks: list[HumanTask]
+    names: dict[str, str]  # username → full name, for everyone on the request
+
+    def person(self, actor: str | None) -> str:
+        """ "u:head_bj" → "孙建国 (head_bj)"; a flow's name as it is."""
+        if not actor:
+            return ""
+        username = actor.removeprefix("u:")
+        name = self.names.get(username)
+        return f"{name} ({username})" if name else actor
 
     @property
     def level_names(self) -> list[str]:
@@ -29,7 +39,16 @@ class RequestView:
 
 def request_view(session: Session, request_id: int, actor: Actor) -> RequestView:
     request = get_request(session, request_id, actor)
-    return RequestView(request, decisions_of(session, request_id), open_tasks_of(session, request))
+    decisions = decisions_of(session, request_id)
+    people = {request.requested_by.removeprefix("u:")} | {
+        name for d in decisions for name in (d.decided_by, d.on_behalf_of) if name
+    }
+    names = dict(
+        session.exec(
+            select(User.username, User.full_name).where(col(User.username).in_(people))
+        ).all()
+    )
+    return RequestView(request, decisions, open_tasks_of(session, request), names)
 
 
 def list_requests(

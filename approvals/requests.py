@@ -29,7 +29,7 @@ from tasks.attachments import require_stored
 
 
 def _applicant(
-    session: Session, loan: Loan, actor: Actor, roles: Iterable[Role], *, own_loan: bool = False
+    session: Session, loan: Loan, actor: Actor, roles: Iterable[Role], own_loan: bool = False
 ) -> None:
     """The actor (or whom they stand in for) holds one of `roles` in the loan's branch — and an
     account manager, with `own_loan`, is the loan's lead or assistant manager (调查谁经办、管理谁负责)."""
@@ -53,16 +53,49 @@ def _applicant(
     )
 
 
+# Who files what (DOMAIN §1, §6): the roles, and whether an account manager must be the loan's own.
+FILERS: dict[str, tuple[tuple[Role, ...], bool]] = {
+    RequestKind.extension.value: ((Role.account_manager,), True),
+    RequestKind.classification.value: ((Role.account_manager, Role.risk_manager), True),
+    RequestKind.write_off.value: (
+        (Role.account_manager, Role.asset_disposal, Role.department_head),
+        True,
+    ),
+    RequestKind.handover.value: ((Role.account_manager, Role.risk_manager), True),
+    "warning_report": (
+        (Role.account_manager, Role.risk_manager, Role.branch_head, Role.department_head),
+        True,
+    ),
+}
+
+
+def filing_options(session: Session, loan: Loan, actor: Actor) -> list[str]:
+    """What the actor may file on this loan now (the loan page's buttons)."""
+    state, cls = LoanState(loan.state), RiskClass(loan.risk_class)
+    possible = {
+        RequestKind.extension.value: state in (LoanState.normal, LoanState.watched),
+        RequestKind.classification.value: state.is_open,
+        RequestKind.write_off.value: state == LoanState.non_performing and cls == RiskClass.loss,
+        RequestKind.handover.value: state == LoanState.non_performing and not loan.handed_over,
+        "warning_report": state.is_open,
+    }
+    allowed = []
+    for kind, ok in possible.items():
+        roles, own = FILERS[kind]
+        try:
+            _applicant(session, loan, actor, roles, own_loan=own)
+        except PermissionDeniedError:
+            continue
+        if ok:
+            allowed.append(kind)
+    return allowed
+
+
 def require_filer(session: Session, loan: Loan, actor: Actor) -> None:
     """Who may report on a loan (a warning signal): its account managers, the branch's risk
     manager and heads."""
-    _applicant(
-        session,
-        loan,
-        actor,
-        [Role.account_manager, Role.risk_manager, Role.branch_head, Role.department_head],
-        own_loan=True,
-    )
+    roles, own = FILERS["warning_report"]
+    _applicant(session, loan, actor, roles, own_loan=own)
 
 
 def submit(
@@ -137,7 +170,7 @@ def file_extension(
     """展期申请 by the loan's account manager: refused at once if the window has closed, the
     term limits are exceeded or a guarantor's written consent is missing."""
     loan = get_loan(session, loan_no)
-    _applicant(session, loan, actor, [Role.account_manager], own_loan=True)
+    _applicant(session, loan, actor, *FILERS[RequestKind.extension.value])
     refs = [AttachmentRef.model_validate(c["attachment"]) for c in guarantor_consents]
     require_stored(session, refs)
     consents = [
@@ -196,7 +229,7 @@ def propose_classification(
     """五级分类调整 proposed by the loan's account manager (or the branch's risk manager): never
     better than the floor, out of 不良 only with the repayment record — refused at once."""
     loan = get_loan(session, loan_no)
-    _applicant(session, loan, actor, [Role.account_manager, Role.risk_manager], own_loan=True)
+    _applicant(session, loan, actor, *FILERS[RequestKind.classification.value])
     require_state(
         loan,
         tuple(s for s in LoanState if s.is_open),
@@ -245,13 +278,7 @@ def file_write_off(
 ) -> ApprovalRequest:
     """核销申请: only for a 损失 loan (001: 损失类贷款应按照程序及时核销)."""
     loan = get_loan(session, loan_no)
-    _applicant(
-        session,
-        loan,
-        actor,
-        [Role.account_manager, Role.asset_disposal, Role.department_head],
-        own_loan=True,
-    )
+    _applicant(session, loan, actor, *FILERS[RequestKind.write_off.value])
     if RiskClass(loan.risk_class) != RiskClass.loss:
         raise field_error(
             "loan_no",
@@ -292,7 +319,7 @@ def file_handover(
 ) -> ApprovalRequest:
     """移交资产处置: a 不良 loan not yet handed over."""
     loan = get_loan(session, loan_no)
-    _applicant(session, loan, actor, [Role.account_manager, Role.risk_manager], own_loan=True)
+    _applicant(session, loan, actor, *FILERS[RequestKind.handover.value])
     require_state(
         loan,
         (LoanState.non_performing,),

@@ -23,6 +23,7 @@ from statemachines.enums import LoanState, RiskClass
 
 DEMO_PASSWORD = "postloan-demo"  # documented in README; every demo user has it
 SEED_ACTOR = "system:demo-seed"
+PROPOSAL_WINDOW_DAYS = 20  # floors crossed this recently are left to the approval chain
 
 ORG_UNITS = [  # code, name, name_en, kind, parent
     ("HO", "总行", "Head office", OrgUnitKind.head_office, None),
@@ -237,8 +238,8 @@ def _age(session: Session, loan: Loan, due: date, until: date, clock: FixedClock
         settings.loss_after_days,
     ):
         day = due + timedelta(days=days + 1)
-        if day > until:
-            break
+        if day > until - timedelta(days=PROPOSAL_WINDOW_DAYS):
+            break  # recent floors wait as the sweep's proposals, as they would in the bank
         floor = floor_for(session, loan, day)
         if floor.risk_class.rank > RiskClass(loan.risk_class).rank:
             _at(clock, day)

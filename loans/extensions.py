@@ -112,13 +112,14 @@ def request_extension(
     assert loan.id is not None
     errors: list[dict[str, Any]] = []
 
-    def refuse(field: str, rule: str, message: str) -> None:
-        errors.append({"field": field, "rule": rule, "message": message})
+    def refuse(field: str, rule: str, zh: str, en: str) -> None:
+        errors.append({"field": field, "rule": rule, "message": zh, "message_en": en})
 
     if LoanState(loan.state) not in EXTENDABLE:
         refuse(
             "loan_no",
             "extension_state",
+            f"只有正常或关注状态的贷款可以展期（当前为{LoanState(loan.state).label_zh}）",
             f"only a normal or watched loan can be extended (it is {loan.state})",
         )
     pending = session.exec(
@@ -130,6 +131,7 @@ def request_extension(
         refuse(
             "loan_no",
             "extension_one_live",
+            f"该贷款的展期申请 #{pending} 尚在审批中",
             f"extension request #{pending} for this loan is still on its approval chain",
         )
     days_left = (loan.maturity_date - on).days
@@ -137,6 +139,8 @@ def request_extension(
         refuse(
             "requested_on",
             "extension_window",
+            f"须在到期日（{loan.maturity_date}）前至少 {settings.extension_notice_days} 天申请展期，"
+            f"现仅剩 {days_left} 天（贷款催收基本流程）",
             f"apply at least {settings.extension_notice_days} days before maturity "
             f"({loan.maturity_date}); {days_left} days are left (000 贷款催收基本流程)",
         )
@@ -144,6 +148,7 @@ def request_extension(
         refuse(
             "new_maturity_date",
             "extension_after_maturity",
+            f"须晚于现到期日 {loan.maturity_date}",
             f"must be after the current maturity {loan.maturity_date}",
         )
     else:
@@ -154,6 +159,8 @@ def request_extension(
             refuse(
                 "new_maturity_date",
                 "extension_term_limit",
+                f"累计展期 {wanted} 个月，超过期限 {original} 个月贷款的展期上限 {allowed} 个月"
+                "（贷款通则 第十二条）",
                 f"an extension of {wanted} months in all exceeds the {allowed}-month limit "
                 f"for a {original}-month loan (贷款通则 第十二条)",
             )
@@ -163,10 +170,11 @@ def request_extension(
             refuse(
                 "guarantor_consents",
                 "extension_guarantor_consent",
-                f"the written consent of guarantor {guarantor} is missing (贷款通则: 保证人书面同意)",
+                f"缺少保证人“{guarantor}”的书面同意（贷款通则：展期须经保证人书面同意）",
+                f"the written consent of guarantor {guarantor} is missing (贷款通则)",
             )
     if not reason.strip():
-        refuse("reason", "required", "a reason is required")
+        refuse("reason", "required", "请填写展期原因", "a reason is required")
     if errors:
         raise ValidationError(
             "the extension request is not acceptable", errors=errors, loan_no=loan_no

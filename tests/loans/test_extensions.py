@@ -58,14 +58,15 @@ def test_request_less_than_30_days_before_maturity_refused(session, org, clock):
     with pytest.raises(ValidationError) as info:
         _request(session, on=date(2025, 12, 20))
     assert info.value.errors[0]["field"] == "requested_on"
-    assert "at least 30 days before maturity" in info.value.errors[0]["message"]
+    assert "at least 30 days before maturity" in info.value.errors[0]["message_en"]
+    assert "至少 30 天" in info.value.errors[0]["message"]
 
 
 def test_request_longer_than_term_limit_refused(session, org, clock):
     make_loan(session, org, clock)
     with pytest.raises(ValidationError) as info:
         _request(session, new=date(2027, 2, 15))  # 13 months on a 12-month loan
-    assert "exceeds the 12-month limit" in info.value.errors[0]["message"]
+    assert "exceeds the 12-month limit" in info.value.errors[0]["message_en"]
 
 
 def test_request_every_problem_listed(session, org, clock):
