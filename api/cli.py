@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 a domain error (message printed), 2 usage error (Typer).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -295,8 +296,9 @@ def sweep_cmd(
 def dispatch(
     once: Annotated[bool, typer.Option(help="Deliver what is due now, then exit.")] = False,
 ) -> None:
-    """Deliver the outbox to Prefect (runs of the approval-chain deployment …), at least once
-    with backoff. `postloan serve` runs this loop itself; run it alone next to a work pool."""
+    """Deliver the outbox to Prefect (the approval chain's continuation runs …), at least once
+    with backoff: inline by default, or as deployment runs for a work pool
+    (POSTLOAN_OUTBOX_DELIVERY=deployment). `postloan serve` starts it; run it alone otherwise."""
     from flows.dispatch import Dispatcher, deliver_due, pending_count
 
     if once:
@@ -309,7 +311,10 @@ def dispatch(
         raise typer.Exit(1 if report.failed else 0)
     loop = Dispatcher()
     loop.start()
-    console.print("delivering the outbox to Prefect (Ctrl-C stops)")
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    console.print(
+        f"delivering the outbox to Prefect ({get_settings().outbox_delivery}; Ctrl-C stops)"
+    )
     try:
         while loop.is_alive():
             loop.join(1)
@@ -383,10 +388,9 @@ def serve(
     web = uvicorn.Server(uvicorn.Config("api.main:app", host=host, port=port))
     thread = threading.Thread(target=web.run, name="api", daemon=True)
     thread.start()
-    from flows.dispatch import Dispatcher
-
-    dispatcher = Dispatcher()  # delivers the outbox to Prefect (DESIGN decision 2)
-    dispatcher.start()
+    # The outbox dispatcher in a process of its own (DESIGN decision 2): its flow runs do not
+    # compete with the API's requests for one interpreter.
+    dispatcher = subprocess.Popen([str(Path(sys.executable).with_name("postloan")), "dispatch"])
     console.print(
         f"[green]postloan[/] on http://{host}:{port}  ·  Prefect UI "
         f"{os.environ['PREFECT_API_URL'].removesuffix('/api')}"
@@ -396,7 +400,8 @@ def serve(
 
         serve_all()  # blocks; Prefect's runner wants the main thread for its signals
     finally:
-        dispatcher.stop()
+        dispatcher.terminate()
+        dispatcher.wait(30)
         web.should_exit = True
         thread.join(10)
         if server is not None:

@@ -16,11 +16,11 @@ from api.errors import status_for
 from api.i18n import language, state_label
 from api.pages import render
 from approvals.queries import request_view
-from cases.completion import complete_recording_refusals
+from cases.completion import EFFECTS, complete_recording_refusals
 from core.errors import PostloanError, ValidationError
 from flows.dispatch import wake
 from forms import FORMS, error_messages, form_for, parse_form_fields, render_form
-from statemachines.enums import TaskState
+from statemachines.enums import RequestKind, TaskState
 from tasks import attachments, service
 from tasks.access import facts_for
 from tasks.escalation import notifications_for
@@ -136,9 +136,11 @@ def _task_page(
     )
     form_class = form_for(task.kind)
     shown = values if values is not None else (task.result or task.draft or {})
-    view = None
+    view, facts = None, task.context.get("facts")
     if "approval_request_id" in task.context:
         view = request_view(session, int(task.context["approval_request_id"]), actor)
+        if TaskState(task.state).is_active:  # the decider sees the book as it is today
+            facts = EFFECTS[RequestKind(view.request.kind)].describe(session, view.request, today)
     return render(
         request,
         "task.html.j2",
@@ -147,7 +149,7 @@ def _task_page(
             "task": task,
             "v": view,
             "r": view.request if view else None,
-            "facts": task.context.get("facts"),
+            "facts": facts,
             "editable": editable,
             "can_claim": can_claim,
             "form_title": form_class.title_en if lang == "en" else form_class.title_zh,

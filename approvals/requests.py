@@ -109,9 +109,10 @@ def submit(
     subject: dict[str, Any],
     now: datetime,
     business_date: date,
-    notify_flow: bool = True,
 ) -> ApprovalRequest:
-    """Record the request and start its chain (one live request of a kind per loan)."""
+    """Record the request and start its chain (one live request of a kind per loan). Starting
+    is the chain's first step — its level-1 task opened in this transaction — so no flow run is
+    asked for: a waiting chain costs no Prefect run at all until someone decides."""
     assert loan.id is not None
     existing = live_requests(session, [loan.id], kind.value).get(loan.id)
     if existing is not None:
@@ -149,8 +150,6 @@ def submit(
     advance(
         session, request, effects, actor=actor_name(actor), now=now, business_date=business_date
     )
-    if notify_flow:
-        continue_chain(session, request, 0, now)
     return request
 
 

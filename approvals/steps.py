@@ -25,7 +25,7 @@ from forms import TaskForm, schema_hash, validate_form
 from forms.reviews import RequestRevisionForm
 from loans.authority import covers
 from loans.book import get_loan
-from loans.models import Borrower
+from loans.models import Borrower, Loan
 from statemachines.enums import RequestKind, RequestState, TaskState
 from tasks import outbox
 from tasks.access import Actor
@@ -60,8 +60,7 @@ def continue_chain(session: Session, request: ApprovalRequest, seq: int, now: da
     )
 
 
-def _title(session: Session, request: ApprovalRequest, what: str) -> str:
-    loan = get_loan(session, request.loan_no)
+def _title(session: Session, loan: Loan, request: ApprovalRequest, what: str) -> str:
     borrower = session.get(Borrower, loan.borrower_id)
     return f"{RequestKind(request.kind).label_zh} · {what} · {borrower.name if borrower else ''}"
 
@@ -74,10 +73,18 @@ def open_level_task(
     actor: str,
     now: datetime,
     business_date: date,
+    facts: dict[str, Any] | None = None,
 ) -> HumanTask:
-    """The deciding level's task (idempotent by request, round and level)."""
+    """The deciding level's task (idempotent by request, round and level). Its `facts` are what
+    the inbox row shows: computed from the book when the chain starts, carried on from level to
+    level (the task page shows them fresh, and each decision is checked against the book)."""
+    existing = session.exec(select(HumanTask).where(HumanTask.key == task_key(request))).first()
+    if existing is not None:
+        return existing
     level = level_of(request)
     loan = get_loan(session, request.loan_no)
+    if facts is None:
+        facts = effects[RequestKind(request.kind)].describe(session, request, business_date)
     branch = session.get(OrgUnit, loan.branch_id)
     assert branch is not None
     days = level.due_business_days or get_settings().approval_level_business_days
@@ -85,7 +92,7 @@ def open_level_task(
     spec = TaskSpec(
         kind=level.task_kind,
         key=task_key(request),
-        title=_title(session, request, level.name_zh),
+        title=_title(session, loan, request, level.name_zh),
         due_date=get_calendar().add_business_days(business_date, days),
         org_unit=unit_for(session, level, branch),
         candidate_role=level.role,
@@ -104,7 +111,7 @@ def open_level_task(
             "level_name_en": level.name_en,
             "requested_by": request.requested_by,
             "reason": request.reason,
-            "facts": effects[RequestKind(request.kind)].describe(session, request, business_date),
+            "facts": facts,
         },
     )
     task, _ = open_task(session, spec, actor=actor, now=now, business_date=business_date)
@@ -122,7 +129,7 @@ def _open_revision_task(
     spec = TaskSpec(
         kind=REVISION,
         key=f"{chain_key(request)}:revision",
-        title=_title(session, request, "退回补充"),
+        title=_title(session, get_loan(session, request.loan_no), request, "退回补充"),
         due_date=get_calendar().add_business_days(
             business_date, get_settings().approval_level_business_days
         ),
@@ -192,8 +199,10 @@ def advance(
     now: datetime,
     business_date: date,
     ctx: EffectContext | None = None,
+    inbox_facts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Make the world match the request's state; a second call finds nothing to do."""
+    """Make the world match the request's state; a second call finds nothing to do.
+    `inbox_facts`: what the next level's inbox row shows, when the caller has them already."""
     state = RequestState(request.state)
     effect = effects[RequestKind(request.kind)]
     if state == RequestState.submitted:
@@ -210,8 +219,9 @@ def advance(
     task_id = None
     if state == RequestState.pending:
         task_id = open_level_task(
-            session, request, effects, actor=actor, now=now, business_date=business_date
-        ).id
+            session, request, effects, actor=actor, now=now, business_date=business_date,
+            facts=inbox_facts,
+        ).id  # fmt: skip
     elif state == RequestState.returned:
         revision = _open_revision_task(
             session, request, actor=actor, now=now, business_date=business_date
@@ -354,8 +364,9 @@ def decide(
         schema_hash=schema_hash(task.kind),
     )
     advance(
-        session, request, effects, actor=actor.name, now=now, business_date=business_date, ctx=ctx
-    )
+        session, request, effects, actor=actor.name, now=now, business_date=business_date,
+        ctx=ctx, inbox_facts=task.context.get("facts"),
+    )  # fmt: skip
     continue_chain(session, request, entry.chain_seq, now)
     return request
 

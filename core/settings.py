@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     outbox_backoff_max_seconds: int = Field(
         default=300, ge=1, description="Longest wait between two delivery attempts of a row."
     )
+    outbox_delivery: Literal["inline", "deployment"] = Field(
+        default="inline",
+        description="How the dispatcher delivers a batch of outbox rows: 'inline' runs the flow "
+        "in the dispatcher's own process (a Prefect flow run, no process start: one machine); "
+        "'deployment' starts a run of the flow's deployment for a work pool's workers.",
+    )
     # SLA ladder of every human task (flows/escalation.py): business days after the due date.
     sla_remind_after_business_days: int = Field(
         default=1, ge=0, description="Remind the assignee N business days after the due date."

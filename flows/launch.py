@@ -35,6 +35,11 @@ SCHEDULES: dict[str, str | None] = {  # cron in the bank's time zone
 }
 
 
+def flow_of(flow_name: str):  # type: ignore[no-untyped-def]
+    """The flow itself, for the dispatcher's inline runs."""
+    return FLOWS[flow_name]
+
+
 def deployment_of(flow_name: str) -> str:
     """The deployment a flow's outbox rows start ("<flow>/<deployment>")."""
     if flow_name not in SCHEDULES:
@@ -42,16 +47,19 @@ def deployment_of(flow_name: str) -> str:
     return f"{flow_name}/{flow_name}"
 
 
+FLOWS = {
+    DAILY_SWEEP: daily_sweep,
+    INSPECTIONS: inspection_scheduler,
+    PRE_MATURITY: pre_maturity,
+    SLA_ESCALATION: sla_escalation,
+    COLLECTION_LADDER: collection_ladder,
+    APPROVAL_CHAIN: approval_chain,
+}
+
+
 def deployments() -> list:  # type: ignore[type-arg]
     tz = get_settings().timezone
-    flows = {
-        DAILY_SWEEP: daily_sweep,
-        INSPECTIONS: inspection_scheduler,
-        PRE_MATURITY: pre_maturity,
-        SLA_ESCALATION: sla_escalation,
-        COLLECTION_LADDER: collection_ladder,
-        APPROVAL_CHAIN: approval_chain,
-    }
+    flows = FLOWS
     return [
         flow_.to_deployment(
             name=name,

@@ -101,7 +101,7 @@ def _deliver() -> list[str]:
     """What the dispatcher does: deliver every due outbox row; the run ids it created."""
     from flows.dispatch import deliver_due
 
-    report = deliver_due()
+    report = deliver_due(mode="deployment")
     assert report.failed == 0, report.errors
     return []
 
@@ -140,13 +140,12 @@ def _apply(client: TestClient) -> dict:
 
 def test_extension_chain_end_to_end_over_http_each_decision_continued_by_a_run(runner, api, engine):
     request = _apply(api)
-    assert (request["state"], request["level"]) == ("pending", 1)
-    _deliver()
+    assert (request["state"], request["level"]) == ("pending", 1)  # no run: nothing to continue
     _decide(api, "head_bj", APPROVE_EXTENSION)  # above the head's authority: on to level 2
     _deliver()
     _decide(api, "committee1", APPROVE_EXTENSION)
     _deliver()
-    assert _runs_done(engine) == ["COMPLETED"] * 3
+    assert _runs_done(engine) == ["COMPLETED"] * 2
     with Session(engine) as s:
         loan = get_loan(s, "L2")
         assert (loan.state, loan.maturity_date) == (LoanState.extended, date(2026, 7, 15))
@@ -175,20 +174,20 @@ def test_prefect_down_while_approving_then_back_chain_completes_exactly_once(
     _apply(api)
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # nothing listens
         _decide(api, "head_bj", APPROVE_EXTENSION)  # the approval stands: it is committed
-        report = dispatch.deliver_due()
-        assert report.delivered == 0 and report.failed == 2
+        report = dispatch.deliver_due(mode="deployment")
+        assert (report.delivered, report.runs, report.failed) == (0, 0, 1)
     with Session(engine) as s:
         rows = s.exec(select(Outbox)).all()
         assert all(r.delivered_at is None and r.attempts == 1 and r.last_error for r in rows)
         assert s.exec(select(ApprovalRequest)).one().level == 2
-    assert dispatch.deliver_due().delivered == 0  # waiting out the backoff
+    assert dispatch.deliver_due(mode="deployment").delivered == 0  # waiting out the backoff
     later.advance(seconds=3)
-    assert dispatch.deliver_due().delivered == 2  # Prefect is back
-    assert dispatch.deliver_due().delivered == 0  # delivered once
+    assert dispatch.deliver_due(mode="deployment").delivered == 1  # Prefect is back
+    assert dispatch.deliver_due(mode="deployment").delivered == 0  # delivered once
     _decide(api, "committee1", APPROVE_EXTENSION)
     later.advance(seconds=1)
-    assert dispatch.deliver_due().delivered == 1
-    assert _runs_done(engine) == ["COMPLETED"] * 3
+    assert dispatch.deliver_due(mode="deployment").delivered == 1
+    assert _runs_done(engine) == ["COMPLETED"] * 2
     with Session(engine) as s:
         events = [
             e.event for e in s.exec(select(JournalEntry).where(JournalEntry.aggregate_id == "L2"))
@@ -201,16 +200,15 @@ def test_runner_killed_while_chain_waits_a_new_runner_completes_it(
     runner, api, engine, database_url
 ):
     _apply(api)
-    _deliver()
     _decide(api, "head_bj", APPROVE_EXTENSION)
     _deliver()
-    assert _runs_done(engine) == ["COMPLETED"] * 2
+    assert _runs_done(engine) == ["COMPLETED"]
     _stop(runner)  # the chain waits at level 2 with no process at all
     _decide(api, "committee1", APPROVE_EXTENSION)
     _deliver()  # a run scheduled, nobody to run it …
     second = _start_runner(database_url)  # … until a new runner comes up
     try:
-        assert _runs_done(engine) == ["COMPLETED"] * 3
+        assert _runs_done(engine) == ["COMPLETED"] * 2
     finally:
         _stop(second)
     with Session(engine) as s:
@@ -222,7 +220,7 @@ def test_flow_step_does_the_work_when_nothing_was_done_eagerly(engine, session, 
     first level's task; a second run finds nothing to do."""
     from approvals.chains import chain_for
     from approvals.records import journal_opened
-    from flows.approval_chain import advance_request
+    from flows.approval_chain import advance_one
     from statemachines.enums import RequestKind
 
     request = ApprovalRequest(
@@ -237,8 +235,8 @@ def test_flow_step_does_the_work_when_nothing_was_done_eagerly(engine, session, 
     session.flush()
     journal_opened(session, request, now=clock.now(), business_date=TODAY)
     session.commit()
-    first = advance_request.fn(request.id)
-    again = advance_request.fn(request.id)
+    first = advance_one(request.id)
+    again = advance_one(request.id)
     assert (first["state"], first["level"]) == ("pending", 1) and first["task_id"]
     assert again == first
 
@@ -253,3 +251,48 @@ def test_dispatcher_backoff_grows_and_is_capped(monkeypatch):
         timedelta(seconds=s) for s in (2, 4, 32, 60, 60)
     ]
     get_settings.cache_clear()
+
+
+def test_burst_of_decisions_is_one_run(runner, api, engine, session, org, clock):
+    make_loan(session, org, clock, "L3", principal_cents=BIG)
+    pay_through(session, clock, "L3", TODAY)
+    for loan_no in ("L2", "L3"):
+        response = api.post(
+            f"/api/v1/loans/{loan_no}/extension-requests",
+            json={"new_maturity_date": "2026-07-15", "reason": "下游客户回款延迟"},
+            headers=_headers(api, "am_bj1"),
+        )
+        assert response.status_code == 201
+    h = _headers(api, "head_bj")
+    for task in api.get("/api/v1/tasks", params={"view": "queue"}, headers=h).json()["data"]:
+        api.post(f"/api/v1/tasks/{task['id']}/claim", headers=h)
+        api.post(
+            f"/api/v1/tasks/{task['id']}/complete", json={"data": APPROVE_EXTENSION}, headers=h
+        )
+    from flows.dispatch import deliver_due
+
+    report = deliver_due(mode="deployment")
+    assert (report.delivered, report.runs) == (2, 1)
+    assert _runs_done(engine) == ["COMPLETED", "COMPLETED"]  # both rows name the one run
+
+
+def test_inline_delivery_runs_the_flow_here_and_marks_rows_once_completed(
+    prefect_harness, api, engine, monkeypatch
+):
+    """One machine: the dispatcher's own process runs the continuation (no process start)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    import flows.dispatch as dispatch
+
+    later = FixedClock()
+    later.set_date(TODAY)
+    monkeypatch.setattr(dispatch, "clock", lambda: later)
+    _apply(api)
+    _decide(api, "head_bj", APPROVE_EXTENSION)
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        assert dispatch.deliver_due(mode="inline").failed == 1  # Prefect down: the row waits
+    later.advance(seconds=3)
+    report = dispatch.deliver_due(mode="inline")
+    assert (report.delivered, report.runs, report.failed) == (1, 1, 0)
+    assert _runs_done(engine) == ["COMPLETED"]
+    assert dispatch.deliver_due(mode="inline").delivered == 0
