@@ -5,13 +5,6 @@ Exit codes: 0 ok, 1 a domain error (message printed), 2 usage error (Typer).
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -64,7 +57,8 @@ def domain_errors() -> Iterator[None]:
         raise typer.Exit(1) from exc
 
 
-def _today(on: date | None) -> date:
+def business_day(on: date | None) -> date:
+    """The date asked for, or today in the bank's time zone."""
     return on or SystemClock(get_settings().tz).today()
 
 
@@ -100,8 +94,8 @@ def demo_seed(
                 console.print("demo data already present — nothing to do")
                 return
             raise ValidationError("the database already has data; demo seed needs an empty one")
-        org = seed_demo(session, today=_today(today), loans=loans)
-        tasks = seed_demo_tasks(session, today=_today(today))
+        org = seed_demo(session, today=business_day(today), loans=loans)
+        tasks = seed_demo_tasks(session, today=business_day(today))
     # the day's sweep proposes the floors the history left unconfirmed, then a few requests
     from cases.demo import seed_demo_requests
     from flows.daily_sweep import run_chunk
@@ -110,10 +104,12 @@ def demo_seed(
     with domain_errors():
         with session_scope() as session:
             bounds = chunk_bounds(session, size=20_000)
-        proposals = sum(run_chunk(_today(today), lo, hi)["proposals_opened"] for lo, hi in bounds)
+        proposals = sum(
+            run_chunk(business_day(today), lo, hi)["proposals_opened"] for lo, hi in bounds
+        )
         with session_scope() as session:
             requests = seed_demo_requests(
-                session, today=_today(today), now=SystemClock(get_settings().tz).now()
+                session, today=business_day(today), now=SystemClock(get_settings().tz).now()
             )
     console.print(
         f"[green]seeded[/] {len(org.units)} org units, {len(org.users)} users "
@@ -142,7 +138,12 @@ def import_file(
     clock = SystemClock(get_settings().tz)
     with domain_errors(), session_scope() as session:
         report = import_csv(
-            session, import_kind, file, actor=CLI_ACTOR, now=clock.now(), business_date=_today(on)
+            session,
+            import_kind,
+            file,
+            actor=CLI_ACTOR,
+            now=clock.now(),
+            business_date=business_day(on),
         )
     console.print(
         f"[green]imported[/] {file.name}: {report.created} created, "
@@ -156,7 +157,7 @@ def loan_show(loan_no: str, on: DateOpt = None) -> None:
     from loans.queries import loan_detail
 
     with domain_errors(), Session(get_engine()) as session:
-        d = loan_detail(session, loan_no, _today(on))
+        d = loan_detail(session, loan_no, business_day(on))
         loan = d.loan
         console.print(
             f"[bold]{loan.loan_no}[/] {d.borrower.name} · {d.branch.name} · {d.manager.full_name}"
@@ -208,7 +209,7 @@ def audit_anchor(on: DateOpt = None) -> None:
 
     clock = SystemClock(get_settings().tz)
     with domain_errors(), session_scope() as session:
-        anchor = anchor_day(session, _today(on), now=clock.now())
+        anchor = anchor_day(session, business_day(on), now=clock.now())
     console.print(f"anchored {anchor.business_date}: {anchor.chains} chains, {anchor.digest[:16]}…")
 
 
@@ -255,155 +256,4 @@ def audit_replay(
         console.print(f"[dim](later entries exist; stored state now is {r.stored})[/]")
 
 
-@app.command("sweep")
-def sweep_cmd(
-    on: DateOpt = None,
-    chunk_size: Annotated[int, typer.Option(min=1, help="Loans per chunk.")] = 20_000,
-) -> None:
-    """Run the daily sweep for a business date now, chunk by chunk, with a progress bar."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from flows.daily_sweep import run_anchor, run_chunk
-    from loans.sweep import chunk_bounds
-
-    day = _today(on)
-    with domain_errors():
-        with session_scope() as session:
-            bounds = chunk_bounds(session, size=chunk_size)
-        totals: dict[str, float] = {}
-        columns = (
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=console) as progress:
-            bar = progress.add_task(f"sweep {day}", total=len(bounds))
-            for lo, hi in bounds:
-                for key, value in run_chunk(day, lo, hi).items():
-                    if isinstance(value, int | float):
-                        totals[key] = totals.get(key, 0) + value
-                progress.advance(bar)
-        anchor = run_anchor(day)
-    table = Table("measure", "value", title=f"daily sweep {day}")
-    for key, value in sorted(totals.items()):
-        table.add_row(key, f"{value:,.3f}" if isinstance(value, float) else f"{value:,}")
-    table.add_row("journal anchor", anchor)
-    console.print(table)
-
-
-@app.command("dispatch")
-def dispatch(
-    once: Annotated[bool, typer.Option(help="Deliver what is due now, then exit.")] = False,
-) -> None:
-    """Deliver the outbox to Prefect (the approval chain's continuation runs …), at least once
-    with backoff: inline by default, or as deployment runs for a work pool
-    (POSTLOAN_OUTBOX_DELIVERY=deployment). `postloan serve` starts it; run it alone otherwise."""
-    from flows.dispatch import Dispatcher, deliver_due, pending_count
-
-    if once:
-        report = deliver_due()
-        console.print(
-            f"delivered {report.delivered}, failed {report.failed}, waiting {pending_count()}"
-        )
-        for error in report.errors[:10]:
-            err.print(f"  [red]{error}[/]")
-        raise typer.Exit(1 if report.failed else 0)
-    loop = Dispatcher()
-    loop.start()
-    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
-    console.print(
-        f"delivering the outbox to Prefect ({get_settings().outbox_delivery}; Ctrl-C stops)"
-    )
-    try:
-        while loop.is_alive():
-            loop.join(1)
-    except KeyboardInterrupt:
-        loop.stop()
-
-
-@app.command("deploy")
-def deploy(
-    work_pool: Annotated[str, typer.Option(help="A Prefect work pool (type process).")],
-    source: Annotated[str, typer.Option(help="Where workers find this code.")] = ".",
-) -> None:
-    """Register the flows in a work pool on the Prefect server in PREFECT_API_URL; workers on
-    each machine (`prefect worker start --pool …`) then share the sweep's chunks."""
-    from flows.launch import deploy_to_pool
-
-    for deployment_id in deploy_to_pool(work_pool, source):
-        console.print(f"deployed {deployment_id}")
-
-
-def _start_prefect_server(port: int) -> subprocess.Popen[bytes]:
-    """A real Prefect server (its own SQLite under var/prefect): ephemeral mode would drop
-    task-run records at exit."""
-    home = Path("var/prefect").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PREFECT_HOME": str(home)}
-    prefect_bin = Path(sys.executable).with_name("prefect")
-    log = (home / "server.log").open("ab")
-    proc = subprocess.Popen(
-        [str(prefect_bin), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}/api/health"
-    for _ in range(240):
-        if proc.poll() is not None:
-            raise typer.BadParameter(f"the Prefect server exited; see {home / 'server.log'}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise typer.BadParameter(f"the Prefect server did not start; see {home / 'server.log'}")
-
-
-@app.command("serve")
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    flows: Annotated[bool, typer.Option(help="Also serve the Prefect deployments.")] = True,
-    prefect_port: int = 4200,
-) -> None:
-    """Serve the API and pages (api.main:app) and the flows with their schedules.
-
-    Uses PREFECT_API_URL when set; otherwise starts a local Prefect server first."""
-    import uvicorn
-
-    if not flows:
-        uvicorn.run("api.main:app", host=host, port=port)
-        return
-    server = None
-    if not os.environ.get("PREFECT_API_URL"):
-        console.print(f"starting a Prefect server on 127.0.0.1:{prefect_port} …")
-        server = _start_prefect_server(prefect_port)
-        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{prefect_port}/api"  # before import
-    # A chain continues within seconds: the runner looks for new runs every second (Prefect's
-    # default is 10 s), unless the operator set it.
-    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
-    web = uvicorn.Server(uvicorn.Config("api.main:app", host=host, port=port))
-    thread = threading.Thread(target=web.run, name="api", daemon=True)
-    thread.start()
-    # The outbox dispatcher in a process of its own (DESIGN decision 2): its flow runs do not
-    # compete with the API's requests for one interpreter.
-    dispatcher = subprocess.Popen([str(Path(sys.executable).with_name("postloan")), "dispatch"])
-    console.print(
-        f"[green]postloan[/] on http://{host}:{port}  ·  Prefect UI "
-        f"{os.environ['PREFECT_API_URL'].removesuffix('/api')}"
-    )
-    try:
-        from flows.launch import serve_all
-
-        serve_all()  # blocks; Prefect's runner wants the main thread for its signals
-    finally:
-        dispatcher.terminate()
-        dispatcher.wait(30)
-        web.should_exit = True
-        thread.join(10)
-        if server is not None:
-            server.terminate()
-            server.wait(30)
+from api import cli_flows  # noqa: E402, F401  (registers sweep, dispatch, deploy, serve)

@@ -17,7 +17,8 @@ from api.errors import status_for
 from api.i18n import language
 from api.pages import render
 from api.routes.loans import org_paths
-from approvals import requests as filing
+from approvals import filing
+from approvals import requests as approval_requests
 from approvals.queries import request_view
 from cases.completion import EFFECTS
 from cases.warnings import SIGNALS, raise_warning
@@ -46,7 +47,7 @@ def _form_page(
     status_code: int = 200,
 ) -> Response:
     loan = visible_loan(session, loan_no, org_paths(actor))
-    if kind not in KINDS or kind not in filing.filing_options(session, loan, actor):
+    if kind not in KINDS or kind not in approval_requests.filing_options(session, loan, actor):
         raise PermissionDeniedError(f"{actor.me.username} may not file {kind} for {loan_no}")
     return render(
         request,
@@ -112,7 +113,7 @@ async def apply_submit(
 ) -> Response:
     """File the request. Who may file is checked before anything is stored, files included."""
     loan = visible_loan(session, loan_no, org_paths(actor))
-    if kind not in KINDS or kind not in filing.filing_options(session, loan, actor):
+    if kind not in KINDS or kind not in approval_requests.filing_options(session, loan, actor):
         raise PermissionDeniedError(f"{actor.me.username} may not file {kind} for {loan_no}")
     posted = await request.form()
     values = {k: posted.get(k) for k in posted if isinstance(posted.get(k), str)}
@@ -212,7 +213,7 @@ async def withdraw_from_page(
     request_id: int, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
     posted = await request.form()
-    filing.withdraw(
+    approval_requests.withdraw(
         session, request_id, actor, EFFECTS, reason=str(posted.get("reason") or "").strip() or "撤回",
         now=clock.now(), business_date=clock.today(),
     )  # fmt: skip

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import false, func, or_
 from sqlmodel import Session, col, select
 
+from approvals.levels import open_tasks_of
 from approvals.models import ApprovalDecision, ApprovalRequest
 from approvals.records import decisions_of, get_request
-from approvals.steps import open_tasks_of
 from core.db import subtree
 from core.identity import User
 from tasks.access import Actor

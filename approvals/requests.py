@@ -4,7 +4,7 @@ when the applicant's page reloads — and the approval-chain flow is asked to co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -12,23 +12,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from approvals.chains import chain_for
-from approvals.effects import check_class, field_error, require_state
+from approvals.levels import Effects
 from approvals.models import ApprovalRequest
 from approvals.records import actor_name, facts, fire, get_request, journal_opened, live_requests
-from approvals.steps import Effects, advance, continue_chain
+from approvals.steps import advance, continue_chain
 from core.errors import ConflictError, PermissionDeniedError
 from core.identity import OrgUnit, Role
-from forms import AttachmentRef
 from loans import aging
-from loans.book import get_loan, installments_of
-from loans.extensions import request_extension
+from loans.book import installments_of
 from loans.models import Loan
 from statemachines.enums import LoanState, RequestKind, RiskClass
 from tasks.access import Actor
-from tasks.attachments import require_stored
 
 
-def _applicant(
+def applicant(
     session: Session, loan: Loan, actor: Actor, roles: Iterable[Role], own_loan: bool = False
 ) -> None:
     """The actor (or whom they stand in for) holds one of `roles` in the loan's branch — and an
@@ -83,7 +80,7 @@ def filing_options(session: Session, loan: Loan, actor: Actor) -> list[str]:
     for kind, ok in possible.items():
         roles, own = FILERS[kind]
         try:
-            _applicant(session, loan, actor, roles, own_loan=own)
+            applicant(session, loan, actor, roles, own_loan=own)
         except PermissionDeniedError:
             continue
         if ok:
@@ -95,7 +92,7 @@ def require_filer(session: Session, loan: Loan, actor: Actor) -> None:
     """Who may report on a loan (a warning signal): its account managers, the branch's risk
     manager and heads."""
     roles, own = FILERS["warning_report"]
-    _applicant(session, loan, actor, roles, own_loan=own)
+    applicant(session, loan, actor, roles, own_loan=own)
 
 
 def submit(
@@ -151,194 +148,6 @@ def submit(
         session, request, effects, actor=actor_name(actor), now=now, business_date=business_date
     )
     return request
-
-
-def file_extension(
-    session: Session,
-    loan_no: str,
-    actor: Actor,
-    effects: Effects,
-    *,
-    new_maturity_date: date,
-    reason: str,
-    financial_difficulty: bool,
-    guarantor_consents: Sequence[dict[str, Any]],
-    now: datetime,
-    business_date: date,
-) -> ApprovalRequest:
-    """展期申请 by the loan's account manager: refused at once if the window has closed, the
-    term limits are exceeded or a guarantor's written consent is missing."""
-    loan = get_loan(session, loan_no)
-    _applicant(session, loan, actor, *FILERS[RequestKind.extension.value])
-    refs = [AttachmentRef.model_validate(c["attachment"]) for c in guarantor_consents]
-    require_stored(session, refs)
-    consents = [
-        {"guarantor": str(c["guarantor"]), "sha256": ref.sha256}
-        for c, ref in zip(guarantor_consents, refs, strict=True)
-    ]
-    extension = request_extension(
-        session,
-        loan_no,
-        new_maturity_date=new_maturity_date,
-        requested_by=actor.me.username,
-        reason=reason,
-        financial_difficulty=financial_difficulty,
-        on=business_date,
-        guarantor_consents=consents,
-    )
-    request = submit(
-        session,
-        RequestKind.extension,
-        loan,
-        actor,
-        effects,
-        reason=reason,
-        subject={
-            "extension_request_id": extension.id,
-            "new_maturity_date": new_maturity_date.isoformat(),
-            "financial_difficulty": financial_difficulty,
-            "restructuring": extension.restructuring,
-            "restructuring_reasons": list(extension.restructuring_reasons),
-            "days_past_due": extension.days_past_due_at_request,
-            "guarantor_consents": [
-                {"guarantor": c["guarantor"], "attachment": ref.model_dump(mode="json")}
-                for c, ref in zip(consents, refs, strict=True)
-            ],
-        },
-        now=now,
-        business_date=business_date,
-    )
-    extension.approval_request_id = request.id
-    session.add(extension)
-    return request
-
-
-def propose_classification(
-    session: Session,
-    loan_no: str,
-    actor: Actor,
-    effects: Effects,
-    *,
-    proposed_class: RiskClass,
-    reason: str,
-    evidence: Sequence[AttachmentRef] = (),
-    now: datetime,
-    business_date: date,
-) -> ApprovalRequest:
-    """五级分类调整 proposed by the loan's account manager (or the branch's risk manager): never
-    better than the floor, out of 不良 only with the repayment record — refused at once."""
-    loan = get_loan(session, loan_no)
-    _applicant(session, loan, actor, *FILERS[RequestKind.classification.value])
-    require_state(
-        loan,
-        tuple(s for s in LoanState if s.is_open),
-        "loan_no",
-        f"贷款已{LoanState(loan.state).label_zh}，不再分类",
-        "a closed loan is not reclassified",
-    )
-    current = RiskClass(loan.risk_class)
-    if RiskClass(proposed_class) == current:
-        raise field_error(
-            "proposed_class",
-            f"贷款已是{current.label_zh}类",
-            f"the loan is already classified {current.value}",
-        )
-    check_class(session, loan, RiskClass(proposed_class), business_date, field="proposed_class")
-    require_stored(session, evidence)
-    return submit(
-        session,
-        RequestKind.classification,
-        loan,
-        actor,
-        effects,
-        reason=reason,
-        subject={
-            "proposed_class": RiskClass(proposed_class).value,
-            "current_class": current.value,
-            "reasons": ["account_manager_proposal"],
-            "rule_refs": [],
-            "evidence": [e.model_dump(mode="json") for e in evidence],
-        },
-        now=now,
-        business_date=business_date,
-    )
-
-
-def file_write_off(
-    session: Session,
-    loan_no: str,
-    actor: Actor,
-    effects: Effects,
-    *,
-    reason: str,
-    evidence: Sequence[AttachmentRef] = (),
-    now: datetime,
-    business_date: date,
-) -> ApprovalRequest:
-    """核销申请: only for a 损失 loan (001: 损失类贷款应按照程序及时核销)."""
-    loan = get_loan(session, loan_no)
-    _applicant(session, loan, actor, *FILERS[RequestKind.write_off.value])
-    if RiskClass(loan.risk_class) != RiskClass.loss:
-        raise field_error(
-            "loan_no",
-            f"仅损失类贷款可以申请核销（现为{RiskClass(loan.risk_class).label_zh}）",
-            "only a loan classified loss can be written off",
-            risk_class=str(loan.risk_class),
-        )
-    require_state(
-        loan,
-        (LoanState.non_performing,),
-        "loan_no",
-        "仅不良贷款可以核销",
-        "only a non-performing loan",
-    )
-    require_stored(session, evidence)
-    return submit(
-        session,
-        RequestKind.write_off,
-        loan,
-        actor,
-        effects,
-        reason=reason,
-        subject={"evidence": [e.model_dump(mode="json") for e in evidence]},
-        now=now,
-        business_date=business_date,
-    )
-
-
-def file_handover(
-    session: Session,
-    loan_no: str,
-    actor: Actor,
-    effects: Effects,
-    *,
-    reason: str,
-    now: datetime,
-    business_date: date,
-) -> ApprovalRequest:
-    """移交资产处置: a 不良 loan not yet handed over."""
-    loan = get_loan(session, loan_no)
-    _applicant(session, loan, actor, *FILERS[RequestKind.handover.value])
-    require_state(
-        loan,
-        (LoanState.non_performing,),
-        "loan_no",
-        "仅不良贷款可以移交资产处置",
-        "only a non-performing loan is handed over",
-    )
-    if loan.handed_over:
-        raise field_error("loan_no", "该贷款已移交资产处置", "the loan is already handed over")
-    return submit(
-        session,
-        RequestKind.handover,
-        loan,
-        actor,
-        effects,
-        reason=reason,
-        subject={},
-        now=now,
-        business_date=business_date,
-    )
 
 
 def withdraw(

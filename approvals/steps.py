@@ -7,46 +7,33 @@ it too, so the next level's task is in the inbox the moment the decision commits
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from approvals.chains import ChainLevel, unit_for
-from approvals.effects import Effect, EffectContext
+from approvals.effects import EffectContext
+from approvals.levels import (
+    REVISION,
+    Effects,
+    level_of,
+    open_level_task,
+    open_revision_task,
+    open_tasks_of,
+)
 from approvals.models import ApprovalDecision, ApprovalRequest
 from approvals.records import CONTINUE_FLOW, decisions_of, facts, fire, get_request
-from core.calendar import get_calendar
 from core.errors import InsufficientAuthorityError, RuleViolationError
-from core.identity import OrgUnit, Principal, User, principal_of, user_by_username
-from core.settings import get_settings
+from core.identity import Principal, principal_of, user_by_username
 from forms import TaskForm, schema_hash, validate_form
 from forms.reviews import RequestRevisionForm
 from loans.authority import covers
-from loans.book import get_loan
-from loans.models import Borrower, Loan
-from statemachines.enums import RequestKind, RequestState, TaskState
+from statemachines.enums import RequestKind, RequestState
 from tasks import outbox
 from tasks.access import Actor
 from tasks.errors import TaskClosedError
 from tasks.models import HumanTask
-from tasks.service import TaskSpec, cancel_as_system, open_task
-
-Effects = Mapping[RequestKind, Effect]
-REVISION = "request_revision"
-
-
-def level_of(request: ApprovalRequest, number: int | None = None) -> ChainLevel:
-    return ChainLevel.model_validate(request.chain[(number or request.level) - 1])
-
-
-def chain_key(request: ApprovalRequest) -> str:
-    return f"approval:{request.id}:r{request.round}"
-
-
-def task_key(request: ApprovalRequest) -> str:
-    return f"{chain_key(request)}:l{request.level}"
+from tasks.service import cancel_as_system
 
 
 def continue_chain(session: Session, request: ApprovalRequest, seq: int, now: datetime) -> None:
@@ -57,110 +44,6 @@ def continue_chain(session: Session, request: ApprovalRequest, seq: int, now: da
         flow=CONTINUE_FLOW,
         parameters={"request_id": request.id, "seq": seq},
         now=now,
-    )
-
-
-def _title(session: Session, loan: Loan, request: ApprovalRequest, what: str) -> str:
-    borrower = session.get(Borrower, loan.borrower_id)
-    return f"{RequestKind(request.kind).label_zh} · {what} · {borrower.name if borrower else ''}"
-
-
-def open_level_task(
-    session: Session,
-    request: ApprovalRequest,
-    effects: Effects,
-    *,
-    actor: str,
-    now: datetime,
-    business_date: date,
-    facts: dict[str, Any] | None = None,
-) -> HumanTask:
-    """The deciding level's task (idempotent by request, round and level). Its `facts` are what
-    the inbox row shows: computed from the book when the chain starts, carried on from level to
-    level (the task page shows them fresh, and each decision is checked against the book)."""
-    existing = session.exec(select(HumanTask).where(HumanTask.key == task_key(request))).first()
-    if existing is not None:
-        return existing
-    level = level_of(request)
-    loan = get_loan(session, request.loan_no)
-    if facts is None:
-        facts = effects[RequestKind(request.kind)].describe(session, request, business_date)
-    branch = session.get(OrgUnit, loan.branch_id)
-    assert branch is not None
-    days = level.due_business_days or get_settings().approval_level_business_days
-    requester = session.get(User, request.requested_by_id) if request.requested_by_id else None
-    spec = TaskSpec(
-        kind=level.task_kind,
-        key=task_key(request),
-        title=_title(session, loan, request, level.name_zh),
-        due_date=get_calendar().add_business_days(business_date, days),
-        org_unit=unit_for(session, level, branch),
-        candidate_role=level.role,
-        loan=loan,
-        requested_by=requester,
-        chain_key=chain_key(request),
-        chain_level=request.level,
-        priority=2,
-        context={
-            "approval_request_id": request.id,
-            "request_kind": request.kind,
-            "round": request.round,
-            "level": request.level,
-            "levels": len(request.chain),
-            "level_name_zh": level.name_zh,
-            "level_name_en": level.name_en,
-            "requested_by": request.requested_by,
-            "reason": request.reason,
-            "facts": facts,
-        },
-    )
-    task, _ = open_task(session, spec, actor=actor, now=now, business_date=business_date)
-    return task
-
-
-def _open_revision_task(
-    session: Session, request: ApprovalRequest, *, actor: str, now: datetime, business_date: date
-) -> HumanTask | None:
-    """A returned request goes back to its applicant (a named task in their inbox)."""
-    if request.requested_by_id is None:
-        return None
-    applicant = session.get(User, request.requested_by_id)
-    assert applicant is not None
-    spec = TaskSpec(
-        kind=REVISION,
-        key=f"{chain_key(request)}:revision",
-        title=_title(session, get_loan(session, request.loan_no), request, "退回补充"),
-        due_date=get_calendar().add_business_days(
-            business_date, get_settings().approval_level_business_days
-        ),
-        org_unit=session.get(OrgUnit, applicant.org_unit_id) or _missing_unit(applicant),
-        candidate_user=applicant,
-        loan=get_loan(session, request.loan_no),
-        chain_key=f"{chain_key(request)}:revision",
-        context={
-            "approval_request_id": request.id,
-            "request_kind": request.kind,
-            "round": request.round,
-            "returned_by_level": request.level,
-        },
-    )
-    task, _ = open_task(session, spec, actor=actor, now=now, business_date=business_date)
-    return task
-
-
-def _missing_unit(user: User) -> OrgUnit:
-    raise RuleViolationError(f"user {user.username} has no org unit")
-
-
-def open_tasks_of(session: Session, request: ApprovalRequest) -> list[HumanTask]:
-    prefix = f"approval:{request.id}:"
-    return list(
-        session.exec(
-            select(HumanTask).where(
-                col(HumanTask.key).startswith(prefix),
-                col(HumanTask.state).in_([s.value for s in TaskState if s.is_active]),
-            )
-        ).all()
     )
 
 
@@ -223,7 +106,7 @@ def advance(
             facts=inbox_facts,
         ).id  # fmt: skip
     elif state == RequestState.returned:
-        revision = _open_revision_task(
+        revision = open_revision_task(
             session, request, actor=actor, now=now, business_date=business_date
         )
         task_id = revision.id if revision else None

@@ -46,8 +46,8 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
+from approvals.filing import file_extension
 from approvals.models import ApprovalRequest
-from approvals.requests import file_extension
 from cases.completion import EFFECTS
 from core.clock import SystemClock
 from core.db import make_engine
@@ -60,7 +60,7 @@ from loans.schedule import RepaymentMethod
 from migrations import upgrade
 from tasks.access import actor_for
 from tasks.models import HumanTask, Outbox
-from tasks.service import TaskSpec, open_task
+from tasks.opening import TaskSpec, open_task
 
 PASSWORD = "bench-approvals"
 ROOT = Path(__file__).resolve().parents[1]

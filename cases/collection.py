@@ -14,85 +14,26 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, exists, select
 
-from approvals.effects import field_error
-from approvals.steps import Effects
+from approvals.levels import Effects
 from audit import journal
-from cases.models import CollectionCase, CollectionPromise, WarningCase
+from cases.contacts import case_event, check_promises
+from cases.ladder import LEGAL, STRATEGY, LadderStep, ladder, missed_installments
+from cases.models import CollectionCase, WarningCase
 from cases.warnings import raise_warning
 from core.calendar import get_calendar
-from core.identity import OrgUnit, Role, head_office
+from core.identity import OrgUnit, head_office
 from core.settings import Settings, get_settings
-from forms import TaskForm
-from forms.collection import CollectionContactForm, LegalReferralForm
 from loans import aging
-from loans.models import Borrower, Installment, Loan, Payment
+from loans.models import Borrower, Installment, Loan
 from statemachines.enums import LoanState, TaskState
 from tasks.bulk import TaskRow, open_tasks_bulk
 from tasks.models import HumanTask
 from tasks.service import cancel_as_system
 
-COLLECTION = "collection"  # journal aggregate type: one chain per collection case
-MACHINE = "collection_ladder"
 OPEN_STATES = tuple(s.value for s in LoanState if s.is_open)
-LEGAL = 5
-
-# 003: the strategy a quadrant of willingness × ability calls for
-STRATEGY: dict[str, tuple[str, str]] = {
-    "I": ("友好提醒，适当宽限", "Friendly reminder and some grace"),
-    "II": ("考虑展期或调整还款计划，帮助恢复还款能力", "Consider an extension; restore capacity"),
-    "III": ("加强教育，提高违约成本", "Re-education; raise the cost of default"),
-    "IV": ("强力催收，准备诉讼", "Strong collection; prepare litigation"),
-}
-
-
-@dataclass(frozen=True)
-class LadderStep:
-    number: int
-    code: str
-    name_zh: str
-    name_en: str
-    min_days: int  # days past due from which this step applies
-    task_kind: str
-    role: Role
-    channels: tuple[str, ...]  # what a contact at this step uses
-    cadence_days: int | None  # a new task every N days while at this step (None: once)
-    due_business_days: int
-    head_office: bool = False  # the task goes to the head office (asset disposal)
-
-
-def ladder(settings: Settings | None = None) -> tuple[LadderStep, ...]:
-    s = settings or get_settings()
-    days, cadence = s.collection_step_days, s.collection_cadence_days
-    am = Role.account_manager
-    return (
-        LadderStep(1, "negotiation", "协商催收", "Negotiation", days[0], "collection_contact", am,
-                   ("phone", "sms"), cadence[0], 3),
-        LadderStep(2, "phone", "高频电话催收", "High-frequency phone", days[1], "collection_contact",
-                   am, ("phone", "sms"), cadence[1], 1),
-        LadderStep(3, "visit", "上门催收", "On-site visit", days[2], "collection_contact", am,
-                   ("visit",), cadence[2], 5),
-        LadderStep(4, "pressure", "全面施压（催收函、律师函、担保人）", "Full pressure", days[3],
-                   "collection_contact", am, ("letter", "lawyer_letter", "guarantor"), cadence[3],
-                   5),
-        LadderStep(LEGAL, "legal", "移交法律诉讼", "Legal referral", days[4], "legal_referral",
-                   Role.asset_disposal, (), None, 10, head_office=True),
-    )  # fmt: skip
-
-
-def missed_installments(installments: Sequence[Any], on: date) -> tuple[int, int]:
-    """(consecutive, cumulative) installments due before `on` not paid in full by their due date:
-    the current run of misses up to `on`, and all misses of the loan."""
-    due = sorted((i for i in installments if i.due_date < on), key=lambda i: i.due_date)
-    missed = [not (i.paid_off_on is not None and i.paid_off_on <= i.due_date) for i in due]
-    run = 0
-    for was_missed in reversed(missed):
-        if not was_missed:
-            break
-        run += 1
-    return run, sum(missed)
 
 
 @dataclass
@@ -106,23 +47,6 @@ class LadderResult:
     promises_broken: int = 0
     signals: int = 0
     by_step: dict[int, int] = field(default_factory=dict)
-
-
-def _journal(
-    items: list[dict[str, Any]], case: CollectionCase, event: str, actor: str, **kw: Any
-) -> None:
-    items.append(
-        {
-            "aggregate_type": COLLECTION,
-            "aggregate_id": str(case.id),
-            "machine": MACHINE,
-            "event": event,
-            "from_state": kw.pop("from_state", None),
-            "to_state": kw.pop("to_state", None),
-            "actor": actor,
-            **kw,
-        }
-    )
 
 
 def run_ladder(
@@ -186,7 +110,7 @@ def run_ladder(
         case = cases.get(loan.id)
         if dpd == 0:
             if case is not None:
-                kept, broken = _check_promises(session, case, on, items, actor, final=True)
+                kept, broken = check_promises(session, case, on, items, actor, final=True)
                 result.promises_kept += kept
                 result.promises_broken += broken
                 _leave(session, case, items, actor=actor, now=now, on=on)
@@ -198,10 +122,10 @@ def run_ladder(
             )
             session.add(case)
             session.flush()
-            _journal(items, case, "open", actor, to_state="open", payload={"days_past_due": dpd})
+            case_event(items, case, "open", actor, to_state="open", payload={"days_past_due": dpd})
             result.cases_opened += 1
         start_step = case.step
-        kept, broken = _check_promises(session, case, on, items, actor)
+        kept, broken = check_promises(session, case, on, items, actor)
         result.promises_kept += kept
         result.promises_broken += broken
         consecutive, cumulative = missed_installments(insts, on)
@@ -214,7 +138,7 @@ def run_ladder(
                 f"{consecutive} consecutive / {cumulative} cumulative installments missed",
             )
         if target > case.step:
-            _journal(items, case, "step_up", actor, from_state=str(case.step), to_state=str(target),
+            case_event(items, case, "step_up", actor, from_state=str(case.step), to_state=str(target),
                      reason=why, payload={"days_past_due": dpd, "missed_consecutive": consecutive,
                                           "missed_cumulative": cumulative})  # fmt: skip
             if case.step:
@@ -303,47 +227,6 @@ def _task_row(
     )
 
 
-def _check_promises(
-    session: Session,
-    case: CollectionCase,
-    on: date,
-    items: list[dict[str, Any]],
-    actor: str,
-    *,
-    final: bool = False,
-) -> tuple[int, int]:
-    """Promises whose date has passed (all of them when the case closes): kept if the payments
-    since cover them, else broken — and a broken promise steps the ladder up."""
-    kept = broken = 0
-    query = select(CollectionPromise).where(
-        CollectionPromise.case_id == case.id, CollectionPromise.state == "open"
-    )
-    if not final:
-        query = query.where(CollectionPromise.promised_for < on)
-    due = session.exec(query).all()
-    for promise in due:
-        paid = session.exec(
-            select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
-                Payment.loan_id == case.loan_id,
-                col(Payment.value_date).between(promise.made_on, promise.promised_for),
-            )
-        ).one()
-        promise.checked_on = on
-        if int(paid) >= promise.amount_cents:
-            promise.state, kept = "kept", kept + 1
-        else:
-            promise.state, broken = "broken", broken + 1
-            case.broken_promises += 1
-            before = case.step
-            case.step, case.step_since = min(case.step + 1, LEGAL), on
-            _journal(items, case, "promise_broken", actor, from_state=str(before),
-                     to_state=str(case.step), reason=f"promised {promise.amount_cents / 100:,.2f} by "
-                     f"{promise.promised_for}, paid {int(paid) / 100:,.2f}",
-                     payload={"promise_id": promise.id})  # fmt: skip
-        session.add(promise)
-    return kept, broken
-
-
 def _signals(
     session: Session,
     case: CollectionCase,
@@ -397,77 +280,5 @@ def _leave(
     case.closed_on, case.close_reason = on, "cured"
     session.add(case)
     _cancel_tasks(session, case, "逾期已清偿，退出催收 (cured)", actor=actor, now=now, on=on)
-    _journal(items, case, "leave", actor, from_state=str(case.step), to_state="closed",
+    case_event(items, case, "leave", actor, from_state=str(case.step), to_state="closed",
              reason="arrears cleared")  # fmt: skip
-
-
-def record_contact(
-    session: Session,
-    task: HumanTask,
-    form: TaskForm,
-    *,
-    actor: str,
-    now: datetime,
-    business_date: date,
-) -> CollectionCase:
-    """A contact filed: the quadrant (which picks the next strategy) and any promise to pay."""
-    assert isinstance(form, CollectionContactForm)
-    case = session.get(CollectionCase, int(task.context["collection_case_id"]))
-    assert case is not None
-    channels = task.context.get("channels") or []
-    if channels and form.channel.value not in channels:
-        raise field_error(
-            "channel",
-            f"本催收阶段应采用：{'、'.join(channels)}",
-            f"this step of the ladder uses {', '.join(channels)}",
-        )
-    case.quadrant, case.last_contact_on = form.quadrant, form.contacted_on
-    session.add(case)
-    if form.outcome == "promise_to_pay" and form.promise_amount and form.promise_date:
-        session.add(
-            CollectionPromise(
-                case_id=case.id or 0,
-                task_id=task.id or 0,
-                amount_cents=int(form.promise_amount * 100),
-                promised_for=form.promise_date,
-                made_on=form.contacted_on,
-            )
-        )
-    _append(session, case, "contact", actor, now=now, business_date=business_date,
-            reason=form.notes, payload={"task_id": task.id, "channel": form.channel.value,
-                                        "outcome": form.outcome.value, "quadrant": form.quadrant})  # fmt: skip
-    return case
-
-
-def record_referral(
-    session: Session,
-    task: HumanTask,
-    form: TaskForm,
-    *,
-    actor: str,
-    now: datetime,
-    business_date: date,
-) -> CollectionCase:
-    """The loan is referred to legal action (or to the guarantor / insurer): on the case's record."""
-    assert isinstance(form, LegalReferralForm)
-    case = session.get(CollectionCase, int(task.context["collection_case_id"]))
-    assert case is not None
-    _append(session, case, "legal_referral", actor, now=now, business_date=business_date,
-            reason=form.notes, payload={"task_id": task.id, "measures": [m.value for m in form.measures],
-                                        "claim_amount": str(form.claim_amount)})  # fmt: skip
-    return case
-
-
-def _append(session: Session, case: CollectionCase, event: str, actor: str, **kw: Any) -> None:
-    session.flush()
-    journal.append(
-        session,
-        aggregate_type=COLLECTION,
-        aggregate_id=str(case.id),
-        machine=MACHINE,
-        event=event,
-        from_state=str(case.step),
-        to_state=str(case.step),
-        actor=actor,
-        **kw,
-    )

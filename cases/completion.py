@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from approvals.effects import EFFECTS as LOAN_EFFECTS
-from approvals.steps import Effects, decide
-from cases import collection, warnings
+from approvals.kinds import EFFECTS as LOAN_EFFECTS
+from approvals.levels import Effects
+from approvals.steps import decide
+from cases import contacts, warnings
+from cases.warning_chain import WarningEffect
 from core.clock import Clock
 from core.db import commit
 from core.errors import FourEyesError
@@ -26,7 +28,7 @@ from tasks import service
 from tasks.access import Actor
 from tasks.models import HumanTask
 
-EFFECTS: Effects = {**LOAN_EFFECTS, RequestKind.warning: warnings.WarningEffect()}
+EFFECTS: Effects = {**LOAN_EFFECTS, RequestKind.warning: WarningEffect()}
 INSPECTIONS = frozenset(
     {"first_usage_check", "loan_card_check", "customer_visit", "collateral_check"}
 )
@@ -61,11 +63,11 @@ def complete_task(
     if "approval_request_id" in task.context:
         decide(session, task, form, actor, acting_as, EFFECTS, now=now, business_date=business_date)
     elif task.kind == "collection_contact":
-        collection.record_contact(
+        contacts.record_contact(
             session, task, form, actor=actor.name, now=now, business_date=business_date
         )
     elif task.kind == "legal_referral":
-        collection.record_referral(
+        contacts.record_referral(
             session, task, form, actor=actor.name, now=now, business_date=business_date
         )
     elif task.kind == "warning_tracking":

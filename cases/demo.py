@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from approvals.requests import file_extension
+from approvals.filing import file_extension
 from cases.completion import EFFECTS
 from cases.warnings import raise_warning
 from core.errors import PostloanError

@@ -15,32 +15,28 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from approvals import requests as approval_requests
-from approvals.effects import EFFECTS as LOAN_EFFECTS
-from approvals.effects import EffectContext, field_error, loan_facts
+from approvals.effects import field_error
+from approvals.levels import Effects
 from approvals.models import ApprovalRequest
 from approvals.records import live_requests
-from approvals.steps import Effects
 from audit import journal
 from audit.replay import OPEN_EVENT
 from cases.models import WarningCase
 from core.calendar import get_calendar
 from core.errors import NotFoundError, ValidationError
-from core.identity import OrgUnit, User, principal_of, user_by_username
+from core.identity import OrgUnit, User
 from forms import AttachmentRef, TaskForm
-from forms.reviews import WarningDispositionForm, WarningTrackingForm
+from forms.reviews import WarningTrackingForm
 from loans.book import get_loan
-from loans.models import Loan
-from loans.transitions import transition_loan
-from statemachines.enums import LoanState, RequestKind, RiskClass, WarningState
+from statemachines.enums import LoanState, RequestKind, WarningState
 from statemachines.warning_case import WarningCaseLifecycle, WarningFacts
 from tasks.access import Actor
 from tasks.attachments import require_stored
 from tasks.models import HumanTask
-from tasks.service import TaskSpec, open_task
+from tasks.opening import TaskSpec, open_task
 
 WARNING = "warning"  # journal aggregate type
 MACHINE = "warning_case"
-SERIOUS_GRADES = frozenset({"orange", "red"})
 TRACKING_BUSINESS_DAYS = 10  # the owner reports on the plan every ten business days
 
 # 预警信号 (003 §21, 004, 001 §4–5): code → (中文, English)
@@ -203,96 +199,13 @@ def case_of(session: Session, request: ApprovalRequest) -> WarningCase:
     return case
 
 
-def _fire(
+def fire_case(
     session: Session, case: WarningCase, event: str, facts: WarningFacts, **journal_kw: Any
 ) -> None:
     before = str(case.state)
     WarningCaseLifecycle.restore(case).fire(event, facts=facts)
     session.add(case)
     _journal(session, case, event, before, str(case.state), actor=facts.actor, **journal_kw)
-
-
-class WarningEffect:
-    """The warning-disposition chain's effect on its case and loan."""
-
-    def describe(self, session: Session, request: ApprovalRequest, on: date) -> dict[str, Any]:
-        case = case_of(session, request)
-        return {
-            **loan_facts(session, get_loan(session, request.loan_no), on),
-            "signals": case.signals,
-            "description": case.description,
-        }
-
-    def check_decision(
-        self, session: Session, request: ApprovalRequest, form: TaskForm, on: date
-    ) -> None:
-        assert isinstance(form, WarningDispositionForm)
-        if form.decision != "approve":
-            return
-        owner_of(session, request, form.owner)
-        if form.deadline < on:
-            raise field_error("deadline", "处置期限不能早于今天", "the deadline is in the past")
-
-    def approved(
-        self, session: Session, request: ApprovalRequest, ctx: EffectContext
-    ) -> dict[str, Any]:
-        assert isinstance(ctx.form, WarningDispositionForm)
-        form, case = ctx.form, case_of(session, request)
-        owner = owner_of(session, request, form.owner)
-        case.grade, case.measures = form.signal_grade.value, [m.value for m in form.measures]
-        case.disposal_plan, case.deadline, case.owner_id = (
-            form.disposal_plan,
-            form.deadline,
-            owner.id,
-        )
-        _fire(
-            session,
-            case,
-            "confirm",
-            WarningFacts(actor=ctx.actor, is_system=True, has_plan=True),
-            now=ctx.now,
-            business_date=ctx.business_date,
-            reason=form.disposal_plan,
-            payload={"grade": case.grade, "measures": case.measures, "owner": owner.username},
-        )
-        open_tracking_task(session, case, owner, 1, ctx.actor, ctx.now, ctx.business_date)
-        serious = case.grade in SERIOUS_GRADES
-        outcome: dict[str, Any] = {"grade": case.grade, "owner": owner.username}
-        loan = get_loan(session, request.loan_no)
-        if (serious or "move_to_watch" in case.measures) and LoanState(
-            loan.state
-        ) == LoanState.normal:
-            transition_loan(
-                session,
-                loan.loan_no,
-                "flag_risk",
-                actor=ctx.actor,
-                now=ctx.now,
-                business_date=ctx.business_date,
-                reason=f"预警确认（{case.grade}）：{'；'.join(SIGNALS[s][0] for s in case.signals)}",
-                payload={"warning_case_id": case.id, "approval_request_id": request.id},
-                on_behalf_of=ctx.on_behalf_of,
-            )
-            outcome["loan_state"] = LoanState.watched.value
-        if serious or "propose_reclassification" in case.measures:
-            proposal = _propose_downgrade(session, loan, case, ctx)
-            outcome["classification_request_id"] = proposal.id if proposal else None
-        return outcome
-
-    def closed(
-        self, session: Session, request: ApprovalRequest, ctx: EffectContext
-    ) -> dict[str, Any]:
-        case = case_of(session, request)
-        _fire(
-            session,
-            case,
-            "dismiss",
-            WarningFacts(actor=ctx.actor, is_system=True),
-            now=ctx.now,
-            business_date=ctx.business_date,
-            reason=f"disposition {request.state}",
-        )
-        return {"state": str(case.state)}
 
 
 def open_tracking_task(
@@ -336,57 +249,6 @@ def open_tracking_task(
     return task
 
 
-def owner_of(session: Session, request: ApprovalRequest, username: str) -> User:
-    """The case owner must be an active user working on the loan's branch."""
-    try:
-        user = user_by_username(session, username)
-    except NotFoundError as exc:
-        raise field_error("owner", f"用户 {username} 不存在", f"no user {username}") from exc
-    if not user.active or not principal_of(session, user).sees(request.branch_path):
-        raise field_error(
-            "owner",
-            f"{username} 不在该贷款所属机构，不能担任处置责任人",
-            f"{username} does not work on this loan's branch",
-        )
-    return user
-
-
-def _propose_downgrade(
-    session: Session, loan: Loan, case: WarningCase, ctx: EffectContext
-) -> ApprovalRequest | None:
-    """A confirmed serious signal opens a classification proposal: at least 关注, one class worse
-    if the loan is 关注 or worse already — a proposal the chain confirms, never a change."""
-    assert loan.id is not None
-    if live_requests(session, [loan.id], RequestKind.classification.value):
-        return None
-    current = RiskClass(loan.risk_class)
-    classes = list(RiskClass)
-    proposed = (
-        RiskClass.special_mention
-        if current == RiskClass.pass_
-        else classes[min(current.rank + 1, len(classes) - 1)]
-    )
-    if proposed == current:
-        return None  # 损失 already
-    return approval_requests.submit(
-        session,
-        RequestKind.classification,
-        loan,
-        f"system:warning-case-{case.id}",
-        LOAN_EFFECTS,
-        reason=f"预警确认（{case.grade}）后重新分类",
-        subject={
-            "proposed_class": proposed.value,
-            "current_class": current.value,
-            "reasons": ["warning_confirmed"],
-            "rule_refs": [],
-            "warning_case_id": case.id,
-        },
-        now=ctx.now,
-        business_date=ctx.business_date,
-    )
-
-
 def record_tracking(
     session: Session,
     task: HumanTask,
@@ -403,7 +265,7 @@ def record_tracking(
         raise NotFoundError("no such warning case", task_id=task.id)
     owners = {p.user.id for p in actor.principals}
     if form.outcome == "resolved":
-        _fire(
+        fire_case(
             session,
             case,
             "close",

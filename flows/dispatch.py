@@ -63,7 +63,12 @@ def _due(now: datetime, limit: int) -> list[dict[str, Any]]:
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)  # two dispatchers split the rows
         return [
-            {"id": r.id, "key": r.key, "flow": r.flow, "parameters": r.parameters}
+            {
+                "id": r.id,
+                "key": f"{r.key}@{r.token}",  # the row's identity to Prefect (tasks/models.py)
+                "flow": r.flow,
+                "parameters": r.parameters,
+            }
             for r in session.exec(query)
         ]
 

@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 
 from audit import journal
 from statemachines.enums import TaskState
+from tasks.journaling import MACHINE, TASK
 from tasks.models import HumanTask
-from tasks.service import MACHINE, TASK
 
 TASKS: Table = HumanTask.__table__  # type: ignore[attr-defined]
 CHUNK = 1000

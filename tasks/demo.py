@@ -13,7 +13,7 @@ from core.identity import OrgUnit, Role
 from loans.models import Borrower, Loan
 from loans.schedule import add_months
 from statemachines.enums import LoanState, RiskClass
-from tasks.service import TaskSpec, open_task
+from tasks.opening import TaskSpec, open_task
 
 SEED_ACTOR = "system:demo-seed"
 

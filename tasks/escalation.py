@@ -24,8 +24,8 @@ from core.settings import Settings, get_settings
 from statemachines.enums import TaskState
 from statemachines.human_task import HumanTaskLifecycle, TaskFacts
 from tasks.access import Actor
+from tasks.journaling import MACHINE, TASK
 from tasks.models import HumanTask, Notification, TaskEscalation
-from tasks.service import MACHINE, TASK
 
 REMIND, HEAD, UP = "remind", "head", "up"
 SLA = "sla"  # journal machine of the ladder's steps (the task machine moves on `escalate`)

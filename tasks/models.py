@@ -161,6 +161,9 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    # Random, per row: with the key, the row's identity to Prefect (a database rebuilt from
+    # scratch reuses ids and so keys; Prefect's idempotency must not take them for old runs).
+    token: str = Field(sa_column=Column(String(32), nullable=False))
     flow: str = Field(sa_column=Column(String(100), nullable=False))  # deployed by flows/launch.py
     parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

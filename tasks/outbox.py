@@ -4,6 +4,7 @@ delivery of the same row, or a second enqueue of the same request, one run."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ def enqueue(
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     row = {
         "key": key,
+        "token": uuid.uuid4().hex,
         "flow": flow,
         "parameters": jsonable(dict(parameters)),
         "created_at": now,

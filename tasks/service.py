@@ -4,21 +4,16 @@ machine with the actor's resolved permission, writes the journal — one transac
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from audit import journal
 from core.errors import ConflictError, NotFoundError, TransitionNotAllowedError
-from core.identity import OrgUnit, Principal, Role, User, principal_of
+from core.identity import Principal, User, principal_of
 from forms import schema_hash, validate_draft, validate_form
-from loans import aging
-from loans.book import installments_of
-from loans.models import Borrower, Loan
 from statemachines.enums import TaskState
 from statemachines.human_task import HumanTaskLifecycle, TaskFacts
 from tasks import outbox
@@ -31,92 +26,8 @@ from tasks.errors import (
     TaskNotClaimedError,
 )
 from tasks.four_eyes import check_four_eyes
+from tasks.journaling import TASK, journal_task
 from tasks.models import HumanTask
-
-TASK = "task"  # journal aggregate type
-MACHINE = "human_task"
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What a flow or a person asks for when opening a task."""
-
-    kind: str
-    key: str
-    title: str
-    due_date: date
-    org_unit: OrgUnit  # candidates work in this unit's subtree
-    candidate_role: Role | None = None
-    candidate_user: User | None = None
-    loan: Loan | None = None
-    follow_up_date: date | None = None
-    priority: int = 0
-    context: Mapping[str, Any] | None = None
-    requested_by: User | None = None
-    chain_key: str | None = None
-    chain_level: int | None = None
-
-
-def open_task(
-    session: Session, spec: TaskSpec, *, actor: str, now: datetime, business_date: date
-) -> tuple[HumanTask, bool]:
-    """Open the task once per key: a second call returns the existing one (created=False)."""
-    existing = session.exec(select(HumanTask).where(HumanTask.key == spec.key)).first()
-    if existing is not None:
-        return existing, False
-    if (spec.candidate_role is None) == (spec.candidate_user is None):
-        raise ValueError("a task has either a candidate role or a named candidate user")
-    task = HumanTask(
-        key=spec.key,
-        kind=spec.kind,
-        title=spec.title,
-        due_date=spec.due_date,
-        follow_up_date=spec.follow_up_date,
-        priority=spec.priority,
-        candidate_role=spec.candidate_role,
-        candidate_org_unit_id=spec.org_unit.id or 0,
-        candidate_org_path=spec.org_unit.path,
-        candidate_user_id=spec.candidate_user.id if spec.candidate_user else None,
-        requested_by_id=spec.requested_by.id if spec.requested_by else None,
-        chain_key=spec.chain_key,
-        chain_level=spec.chain_level,
-        context=dict(spec.context or {}),
-        branch_path=spec.org_unit.path,
-        created_at=now,
-        updated_at=now,
-    )
-    if spec.loan is not None:
-        _copy_business_columns(session, task, spec.loan, business_date)
-    try:
-        with session.begin_nested():  # a concurrent opener of the same key wins cleanly
-            session.add(task)
-    except IntegrityError:
-        winner = session.exec(select(HumanTask).where(HumanTask.key == spec.key)).one()
-        return winner, False
-    _journal(
-        session,
-        task,
-        "open",
-        None,
-        TaskState.open,
-        actor=actor,
-        now=now,
-        business_date=business_date,
-        payload={"key": task.key, "kind": task.kind, "due_date": task.due_date},
-    )
-    return task, True
-
-
-def _copy_business_columns(session: Session, task: HumanTask, loan: Loan, on: date) -> None:
-    branch = session.get(OrgUnit, loan.branch_id)
-    borrower = session.get(Borrower, loan.borrower_id)
-    assert branch is not None and borrower is not None and loan.id is not None
-    insts = installments_of(session, loan.id)
-    task.loan_id, task.loan_no, task.borrower_name = loan.id, loan.loan_no, borrower.name
-    task.branch_id, task.branch_path, task.product = branch.id, branch.path, loan.product
-    task.risk_class = str(loan.risk_class)
-    task.bucket = aging.bucket_for(aging.days_past_due(insts, on))
-    task.exposure_cents = aging.outstanding_principal_cents(insts)
 
 
 def get_task(
@@ -185,22 +96,6 @@ def _fire(
     return acting_as
 
 
-def _journal(
-    session: Session, task: HumanTask, event: str, before: str | None, after: str | None, **kw: Any
-) -> None:
-    session.flush()  # the task needs its id; the version check runs here too
-    journal.append(
-        session,
-        aggregate_type=TASK,
-        aggregate_id=str(task.id),
-        machine=MACHINE,
-        event=event,
-        from_state=before,
-        to_state=after,
-        **kw,
-    )
-
-
 def _on_behalf(actor: Actor, acting_as: Principal) -> str | None:
     return None if acting_as.user.id == actor.me.user.id else f"u:{acting_as.username}"
 
@@ -221,7 +116,7 @@ def _finish(
 ) -> HumanTask:
     session.add(task)
     try:
-        _journal(
+        journal_task(
             session,
             task,
             event,
@@ -351,7 +246,7 @@ def cancel_as_system(
     HumanTaskLifecycle.restore(task).fire("cancel", facts=facts)
     task.outcome_note, task.updated_at = reason, now
     session.add(task)
-    _journal(
+    journal_task(
         session,
         task,
         "cancel",

@@ -46,7 +46,7 @@ def _branches(actor: Actor, view: View) -> list[Any]:
     """The view as disjoint conditions, each served by one index in the order pages are read:
     a page is a UNION ALL of per-branch top-N index scans and a total a sum of (index-only)
     counts. An OR across them instead makes Postgres fetch and sort every matching row.
-    Disjoint because a task has a candidate role or a named user, never both (service.open_task),
+    Disjoint because a task has a candidate role or a named user, never both (opening.open_task),
     and org subtrees nest or are disjoint, so a subtree inside another one is dropped."""
     if view is View.queue:
         if actor.read_only:

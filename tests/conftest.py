@@ -100,7 +100,18 @@ def _empty_all_tables(engine: Engine) -> None:
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            # TRUNCATE costs ~7 ms a table whatever it holds: only the tables a test wrote to,
+            # then every sequence it used back to 1 (ids start at 1 in every test)
+            probe = " UNION ALL ".join(
+                f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in tables
+            )
+            used = [row[0] for row in conn.execute(text(probe))]
+            if used:
+                conn.execute(text(f"TRUNCATE {', '.join(used)} CASCADE"))
+            for (seq,) in conn.execute(
+                text("SELECT sequencename FROM pg_sequences WHERE last_value IS NOT NULL")
+            ):
+                conn.execute(text(f"ALTER SEQUENCE {seq} RESTART"))
         else:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))

@@ -24,7 +24,8 @@ from api.request_schemas import (
     WriteOffRequestCreate,
 )
 from api.routes.loans import org_paths
-from approvals import requests as filing
+from approvals import filing
+from approvals import requests as approval_requests
 from approvals.models import ApprovalRequest
 from approvals.queries import RequestView, list_requests, request_view
 from cases.completion import EFFECTS
@@ -250,7 +251,7 @@ def read_request(request_id: int, session: SessionDep, actor: ActorDep) -> Appro
 def withdraw_request(
     request_id: int, body: RequestWithdraw, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> ApprovalRequestPublic:
-    request = filing.withdraw(
+    request = approval_requests.withdraw(
         session,
         request_id,
         actor,
@@ -287,7 +288,7 @@ def report_warning(
     loan_no: str, body: WarningCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> WarningCasePublic:
     loan = visible_loan(session, loan_no, org_paths(actor))
-    filing.require_filer(session, loan, actor)
+    approval_requests.require_filer(session, loan, actor)
     case = raise_warning(
         session,
         loan_no,

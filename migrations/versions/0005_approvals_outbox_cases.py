@@ -23,6 +23,7 @@ def upgrade() -> None:
         "outbox",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("token", sa.String(length=32), nullable=False),
         sa.Column("flow", sa.String(length=100), nullable=False),
         sa.Column("parameters", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

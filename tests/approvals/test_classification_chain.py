@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 from sqlmodel import Session, select
 
+from approvals.filing import file_handover, file_write_off, propose_classification
 from approvals.models import ApprovalRequest
-from approvals.requests import file_handover, file_write_off, propose_classification
 from audit.journal import JournalEntry
 from cases.completion import EFFECTS
 from core.errors import ValidationError

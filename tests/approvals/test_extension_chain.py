@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
+from approvals.filing import file_extension
 from approvals.models import ApprovalDecision
-from approvals.requests import file_extension, withdraw
+from approvals.requests import withdraw
 from audit.replay import replay
 from cases.completion import EFFECTS
 from core.errors import (

@@ -19,7 +19,7 @@ from api.main import app
 from core.clock import FixedClock
 from core.identity import Role
 from loans.demo import DEMO_PASSWORD
-from tasks.service import TaskSpec, open_task
+from tasks.opening import TaskSpec, open_task
 from tests.factories import make_loan
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -1,8 +1,9 @@
-"""The approval-chain flow under Prefect's test harness, with a real served runner in its own
-process: an extension chain end to end through the HTTP API (each decision continued by a flow
-run delivered from the outbox); the Prefect server unreachable while a manager approves, then
-back — the chain completes exactly once; the runner killed while a chain waits — a new one
-completes it. And the flow's own step doing the work when nothing was done eagerly."""
+"""The approval-chain flow under Prefect's test harness: an extension chain end to end through
+the HTTP API (each decision continued by a flow run delivered from the outbox); the Prefect
+server unreachable while a manager approves, then back — the chain completes exactly once; with
+a real served runner in its own process (deployment delivery, for a work pool), the runner
+killed while a chain waits — a new one completes it — and a burst of decisions made one run.
+And the flow's own step doing the work when nothing was done eagerly."""
 
 from __future__ import annotations
 
@@ -67,11 +68,34 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(30)
 
 
+class Runner:
+    """The served approval-chain process, shared by the tests of this module (it takes seconds
+    to start); a test may kill it and start another."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.proc = _start_runner(database_url)
+
+    def kill(self) -> None:
+        _stop(self.proc)
+
+    def restart(self) -> None:
+        self.kill()
+        self.proc = _start_runner(self.database_url)
+
+
+@pytest.fixture(scope="module")
+def served(prefect_harness, migrated_engine, database_url) -> Iterator[Runner]:
+    runner = Runner(database_url)
+    yield runner
+    runner.kill()
+
+
 @pytest.fixture
-def runner(prefect_harness, engine, database_url) -> Iterator[subprocess.Popen[bytes]]:
-    proc = _start_runner(database_url)
-    yield proc
-    _stop(proc)
+def runner(served: Runner, engine) -> Runner:
+    if served.proc.poll() is not None:  # killed by a test before: a new one
+        served.restart()
+    return served
 
 
 @pytest.fixture
@@ -97,13 +121,12 @@ def _headers(client: TestClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _deliver() -> list[str]:
-    """What the dispatcher does: deliver every due outbox row; the run ids it created."""
+def _deliver(mode: str = "deployment") -> None:
+    """What the dispatcher does: deliver every due outbox row."""
     from flows.dispatch import deliver_due
 
-    report = deliver_due(mode="deployment")
+    report = deliver_due(mode=mode)
     assert report.failed == 0, report.errors
-    return []
 
 
 def _runs_done(engine, timeout: float = 90) -> list[str]:
@@ -161,56 +184,16 @@ def test_extension_chain_end_to_end_over_http_each_decision_continued_by_a_run(r
     ]
 
 
-def test_prefect_down_while_approving_then_back_chain_completes_exactly_once(
-    runner, api, engine, monkeypatch
-):
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    import flows.dispatch as dispatch
-
-    later = FixedClock()
-    later.set_date(TODAY)
-    monkeypatch.setattr(dispatch, "clock", lambda: later)
-    _apply(api)
-    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # nothing listens
-        _decide(api, "head_bj", APPROVE_EXTENSION)  # the approval stands: it is committed
-        report = dispatch.deliver_due(mode="deployment")
-        assert (report.delivered, report.runs, report.failed) == (0, 0, 1)
-    with Session(engine) as s:
-        rows = s.exec(select(Outbox)).all()
-        assert all(r.delivered_at is None and r.attempts == 1 and r.last_error for r in rows)
-        assert s.exec(select(ApprovalRequest)).one().level == 2
-    assert dispatch.deliver_due(mode="deployment").delivered == 0  # waiting out the backoff
-    later.advance(seconds=3)
-    assert dispatch.deliver_due(mode="deployment").delivered == 1  # Prefect is back
-    assert dispatch.deliver_due(mode="deployment").delivered == 0  # delivered once
-    _decide(api, "committee1", APPROVE_EXTENSION)
-    later.advance(seconds=1)
-    assert dispatch.deliver_due(mode="deployment").delivered == 1
-    assert _runs_done(engine) == ["COMPLETED"] * 2
-    with Session(engine) as s:
-        events = [
-            e.event for e in s.exec(select(JournalEntry).where(JournalEntry.aggregate_id == "L2"))
-        ]
-        assert events.count("approve_extension") == 1
-        assert get_loan(s, "L2").state == LoanState.extended
-
-
-def test_runner_killed_while_chain_waits_a_new_runner_completes_it(
-    runner, api, engine, database_url
-):
+def test_runner_killed_while_chain_waits_a_new_runner_completes_it(runner, api, engine):
     _apply(api)
     _decide(api, "head_bj", APPROVE_EXTENSION)
     _deliver()
     assert _runs_done(engine) == ["COMPLETED"]
-    _stop(runner)  # the chain waits at level 2 with no process at all
+    runner.kill()  # the chain waits at level 2 with no process at all
     _decide(api, "committee1", APPROVE_EXTENSION)
     _deliver()  # a run scheduled, nobody to run it …
-    second = _start_runner(database_url)  # … until a new runner comes up
-    try:
-        assert _runs_done(engine) == ["COMPLETED"] * 2
-    finally:
-        _stop(second)
+    runner.restart()  # … until a new runner comes up
+    assert _runs_done(engine) == ["COMPLETED"] * 2
     with Session(engine) as s:
         assert s.exec(select(ApprovalRequest)).one().state == RequestState.approved
 
@@ -276,10 +259,10 @@ def test_burst_of_decisions_is_one_run(runner, api, engine, session, org, clock)
     assert _runs_done(engine) == ["COMPLETED", "COMPLETED"]  # both rows name the one run
 
 
-def test_inline_delivery_runs_the_flow_here_and_marks_rows_once_completed(
+def test_prefect_down_while_approving_then_back_chain_completes_exactly_once(
     prefect_harness, api, engine, monkeypatch
 ):
-    """One machine: the dispatcher's own process runs the continuation (no process start)."""
+    """Inline delivery (one machine: the dispatcher's own process runs the continuation)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     import flows.dispatch as dispatch
@@ -288,11 +271,25 @@ def test_inline_delivery_runs_the_flow_here_and_marks_rows_once_completed(
     later.set_date(TODAY)
     monkeypatch.setattr(dispatch, "clock", lambda: later)
     _apply(api)
-    _decide(api, "head_bj", APPROVE_EXTENSION)
-    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
-        assert dispatch.deliver_due(mode="inline").failed == 1  # Prefect down: the row waits
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # nothing listens
+        _decide(api, "head_bj", APPROVE_EXTENSION)  # the approval stands: it is committed
+        report = dispatch.deliver_due(mode="inline")
+        assert (report.delivered, report.runs, report.failed) == (0, 0, 1)
+    with Session(engine) as s:
+        [row] = s.exec(select(Outbox)).all()
+        assert row.delivered_at is None and row.attempts == 1 and row.last_error
+        assert s.exec(select(ApprovalRequest)).one().level == 2
+    assert dispatch.deliver_due(mode="inline").delivered == 0  # waiting out the backoff
     later.advance(seconds=3)
-    report = dispatch.deliver_due(mode="inline")
-    assert (report.delivered, report.runs, report.failed) == (1, 1, 0)
-    assert _runs_done(engine) == ["COMPLETED"]
-    assert dispatch.deliver_due(mode="inline").delivered == 0
+    assert dispatch.deliver_due(mode="inline").delivered == 1  # Prefect is back
+    assert dispatch.deliver_due(mode="inline").delivered == 0  # delivered once
+    _decide(api, "committee1", APPROVE_EXTENSION)
+    later.advance(seconds=1)
+    assert dispatch.deliver_due(mode="inline").delivered == 1
+    assert _runs_done(engine) == ["COMPLETED"] * 2
+    with Session(engine) as s:
+        loan_events = [
+            e.event for e in s.exec(select(JournalEntry).where(JournalEntry.aggregate_id == "L2"))
+        ]
+        assert loan_events.count("approve_extension") == 1
+        assert get_loan(s, "L2").state == LoanState.extended

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from core.identity import Role, user_by_username
 from loans.book import get_loan
 from tasks.access import Actor, actor_for
-from tasks.service import TaskSpec, open_task
+from tasks.opening import TaskSpec, open_task
 from tests.factories import make_loan
 
 TODAY = date(2025, 3, 3)
