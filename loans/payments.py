@@ -11,6 +11,8 @@ from audit import journal
 from core.errors import RuleViolationError, ValidationError
 from loans.book import LOAN
 from loans.models import Installment, Loan, Payment
+from loans.transitions import transition_loan
+from statemachines.enums import LoanState
 
 BOOK_MACHINE = "loan_book"  # journal entries about balances, not about a machine's state
 
@@ -94,6 +96,18 @@ def record_payment(
             "source": source,
         },
     )
+    if LoanState(loan.state) == LoanState.written_off:
+        # the debt is still pursued after write-off (001): a payment is a recorded recovery
+        transition_loan(
+            session,
+            loan.loan_no,
+            "record_recovery",
+            actor=actor,
+            now=now,
+            business_date=business_date,
+            reason=f"核销后收回 {amount_cents / 100:,.2f} (payment {payment_ref})",
+            payload={"payment_ref": payment_ref, "amount_cents": amount_cents},
+        )
     return payment
 
 

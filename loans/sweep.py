@@ -158,12 +158,14 @@ class SweepResult:
 
 def chunk_bounds(session: Session, size: int = 10_000) -> list[tuple[int, int]]:
     """Contiguous inclusive id ranges covering every loan the sweep has work for (the open ones,
-    and a settled one still showing a bucket), each holding at most `size` of them (at least 95 %
+    a settled one still showing a bucket, any with a payment to allocate), each holding at most `size` of them (at least 95 %
     of it but for the last). One scan counting loans per block of size/20 ids: a window function
     numbering a million rows costs three times as much (measured)."""
+    unallocated = select(Payment.loan_id).where(~Payment.allocated)  # type: ignore[operator]
     swept = or_(
         LOANS.c.state.in_(OPEN),
         and_(LOANS.c.state == LoanState.settled.value, LOANS.c.bucket.is_not(None)),
+        LOANS.c.id.in_(unallocated),  # a recovery on a written-off loan is allocated too
     )
     block = (LOANS.c.id // max(1, size // 20)).label("block")
     counts = session.execute(
@@ -305,10 +307,16 @@ def sweep_date(
 
 
 # -- 1. payments ---------------------------------------------------------------------------------
+RECOVERY = "record_recovery"  # the machine's own transition: written off → written off
+assert LoanLifecycle.transition_table()[(LoanState.written_off.value, RECOVERY)] == {
+    LoanState.written_off.value
+}
+
+
 def _apply_payments(session: Session, d: date, lo: int, hi: int) -> list[dict[str, Any]]:
     """Allocate unallocated payments valued on or before `d` (few a day: one at a time is fine)."""
     rows = session.execute(
-        select(Payment, LOANS.c.loan_no)
+        select(Payment, LOANS.c.loan_no, LOANS.c.state)
         .join(LOANS, LOANS.c.id == Payment.loan_id)
         .where(
             ~Payment.allocated,  # type: ignore[operator]  # ix_payments_unallocated
@@ -318,7 +326,7 @@ def _apply_payments(session: Session, d: date, lo: int, hi: int) -> list[dict[st
         .order_by(Payment.value_date, Payment.id)  # type: ignore[arg-type]
     ).all()
     items = []
-    for payment, loan_no in rows:
+    for payment, loan_no, state in rows:
         allocate(session, payment)
         items.append(
             {
@@ -340,6 +348,24 @@ def _apply_payments(session: Session, d: date, lo: int, hi: int) -> list[dict[st
                 },
             }
         )
+        if state == LoanState.written_off.value:  # still pursued after write-off (001)
+            items.append(
+                {
+                    "aggregate_type": LOAN,
+                    "aggregate_id": loan_no,
+                    "machine": MACHINE,
+                    "event": RECOVERY,
+                    "from_state": state,
+                    "to_state": state,
+                    "actor": ACTOR,
+                    "reason": f"核销后收回 {payment.amount_cents / 100:,.2f} "
+                    f"(payment {payment.payment_ref})",
+                    "payload": {
+                        "payment_ref": payment.payment_ref,
+                        "amount_cents": payment.amount_cents,
+                    },
+                }
+            )
     return items
 
 

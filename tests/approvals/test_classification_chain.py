@@ -195,3 +195,31 @@ def test_handover_to_asset_disposal_records_owner(session, org, clock):
     assert loan.handed_over and loan.state == LoanState.non_performing
     entry = session.exec(select(JournalEntry).where(JournalEntry.event == "hand_over")).one()
     assert (entry.payload["owner"], entry.actor) == ("disposal", "u:head_cr")
+
+
+def test_payment_after_write_off_is_a_recorded_recovery(session, org, clock):
+    from loans.payments import record_payment
+    from loans.transitions import transition_loan
+
+    make_loan(session, org, clock, "L3")
+    transition_loan(session, "L3", "mark_overdue", actor="system:test", now=clock.now(),
+                    business_date=date(2025, 2, 20))  # fmt: skip
+    day = date(2026, 3, 1)
+    _npl(session, clock, "L3", RiskClass.loss, day)
+    request = file_write_off(session, "L3", who(session, "am_bj1", day), EFFECTS,
+                             reason="无法收回", now=clock.now(), business_date=day)  # fmt: skip
+    session.commit()
+    decide(session, clock, level_task(session, request), "committee1", {
+        "decision": "approve", "recovery_prospects": "渺茫", "committee_meeting_ref": "贷审会〔2026〕5号",
+        "opinion": "同意核销",
+    }, on=day)  # fmt: skip
+    record_payment(session, get_loan(session, "L3"), payment_ref="REC-1", value_date=date(2026, 5, 6),
+                   amount_cents=30_000_00, actor="system:test", now=clock.now(),
+                   business_date=date(2026, 5, 6))  # fmt: skip
+    session.commit()
+    [recovery] = session.exec(
+        select(JournalEntry).where(JournalEntry.event == "record_recovery")
+    ).all()
+    assert (recovery.from_state, recovery.to_state) == ("written_off", "written_off")
+    assert recovery.payload["amount_cents"] == 30_000_00
+    assert get_loan(session, "L3").state == LoanState.written_off

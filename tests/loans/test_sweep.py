@@ -525,3 +525,19 @@ def test_sweep_chunk_without_contagion_set_proposes_the_same(engine, session, or
     result = _sweep(engine, clock, day)
     assert result.proposals == alone.proposals
     _same_as_floor_for(session, result)
+
+
+def test_sweep_payment_on_written_off_loan_is_a_recorded_recovery(engine, session, org, clock):
+    loan = make_loan(session, org, clock)
+    session.execute(
+        text("UPDATE loans SET state = 'written_off', risk_class = 'loss' WHERE loan_no = 'L1'")
+    )
+    session.add(
+        Payment(payment_ref="FEED-1", loan_id=loan.id, value_date=date(2025, 6, 1),
+                amount_cents=5_000_00, allocated=False)
+    )  # fmt: skip
+    session.commit()
+    _sweep(engine, clock, date(2025, 6, 2))
+    _fresh(session)
+    events = [e.event for e in _sweep_entries(session)]
+    assert events[-2:] == ["allocate_payment", "record_recovery"]
