@@ -13,7 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import func
+from sqlalchemy import Table, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from loans import aging
@@ -24,6 +25,7 @@ from loans.restructuring import floor_facts, restructuring_facts
 from statemachines.enums import LoanState, RiskClass
 
 OPEN_STATES = tuple(s.value for s in LoanState if s.is_open)
+INSTALLMENTS: Table = Installment.__table__  # type: ignore[attr-defined]
 
 
 class LoanLike(Protocol):
@@ -74,12 +76,13 @@ def floor_facts_for(
 ) -> dict[int, FloorFacts]:
     """The FloorFacts of each loan on `on`, in a handful of queries however many loans."""
     ids = [loan.id for loan in loans]
-    schedules: dict[int, list[Installment]] = {i: [] for i in ids}
+    schedules: dict[int, list[Any]] = {i: [] for i in ids}
+    table = INSTALLMENTS  # plain rows: no ORM object per installment of thousands of loans
     for start in range(0, len(ids), 1000):
-        for inst in session.exec(
-            select(Installment)
-            .where(col(Installment.loan_id).in_(ids[start : start + 1000]))
-            .order_by(col(Installment.loan_id), col(Installment.seq_no))
+        for inst in session.connection().execute(
+            sa_select(table)
+            .where(table.c.loan_id.in_(ids[start : start + 1000]))
+            .order_by(table.c.loan_id, table.c.seq_no)
         ):
             schedules[inst.loan_id].append(inst)
     shares = contagion_shares(session, loans)
