@@ -181,6 +181,19 @@ RESTRUCTURING_REASONS: dict[str, tuple[str, str]] = {
 }
 
 
+OUTCOME_LABELS: dict[str, tuple[str, str]] = {
+    "loan_state": ("贷款状态", "Loan state"),
+    "new_maturity_date": ("展期后到期日", "New maturity"),
+    "restructured": ("重组", "Restructuring"),
+    "risk_class": ("五级分类", "Risk class"),
+    "changed": ("分类变更", "Class changed"),
+    "owner": ("接收人 / 责任人", "Owner"),
+    "grade": ("预警等级", "Grade"),
+    "state": ("状态", "State"),
+    "classification_request_id": ("分类调整申请", "Reclassification request"),
+}
+
+
 def restructuring_reason(code: str, lang: str) -> str:
     """'days_past_due:18' → '已逾期 18 天'."""
     name, _, detail = code.partition(":")

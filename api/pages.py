@@ -13,6 +13,7 @@ from api.deps import ClockDep, SessionDep, templates
 from api.i18n import (
     DECISIONS,
     EVENTS,
+    OUTCOME_LABELS,
     PRODUCTS,
     REQUEST_KINDS,
     REQUEST_STATES,
@@ -24,7 +25,7 @@ from api.i18n import (
     translator,
 )
 from api.routes.loans import org_paths
-from approvals.queries import list_requests
+from approvals.queries import list_requests, names_of, person
 from approvals.requests import filing_options
 from cases.warnings import SIGNALS, warnings_of_loan
 from core.errors import AuthenticationError
@@ -61,6 +62,7 @@ def render(
             "warning_state": lambda value: lookup(WARNING_STATES, str(value), lang),
             "decision_label": lambda value: lookup(DECISIONS, str(value), lang),
             "restructuring_reason": lambda code: restructuring_reason(code, lang),
+            "outcome_label": lambda key: lookup(OUTCOME_LABELS, key, lang),
             "signal_label": lambda code: lookup(SIGNALS, code, lang),
             "local_time": lambda moment: _local(moment),
             "kind_label": lambda kind: (
@@ -195,6 +197,7 @@ def loan_page(
     )
     open_tasks = [t for t in open_tasks if is_overdue(t, today) or t.state in ACTIVE]
     requests, _ = list_requests(session, actor, loan_id=detail.loan.id, limit=50)
+    names = names_of(session, {r.requested_by.removeprefix("u:") for r in requests})
     return render(
         request,
         "loan.html.j2",
@@ -207,6 +210,7 @@ def loan_page(
             "is_overdue": lambda t: is_overdue(t, today),
             "actor": actor,
             "requests": requests,
+            "person": lambda who: person(names, who),
             "warnings": warnings_of_loan(session, detail.loan.id or 0),
             "options": filing_options(session, detail.loan, actor),
             "filed": filed,

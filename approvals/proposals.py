@@ -129,7 +129,7 @@ def _raise(
         request_facts(session, request, actor),
         now=now,
         business_date=business_date,
-        reason=f"floor worsened: proposal raised {proposed.label_zh} → {wanted.label_zh}",
+        reason=f"分类底线下移，建议由{proposed.label_zh}上调为{wanted.label_zh}（floor worsened）",
         payload={
             "from": before.get("proposed_class"),
             "to": wanted.value,

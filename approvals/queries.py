@@ -43,12 +43,28 @@ def request_view(session: Session, request_id: int, actor: Actor) -> RequestView
     people = {request.requested_by.removeprefix("u:")} | {
         name for d in decisions for name in (d.decided_by, d.on_behalf_of) if name
     }
-    names = dict(
-        session.exec(
-            select(User.username, User.full_name).where(col(User.username).in_(people))
-        ).all()
+    return RequestView(
+        request, decisions, open_tasks_of(session, request), names_of(session, people)
     )
-    return RequestView(request, decisions, open_tasks_of(session, request), names)
+
+
+def names_of(session: Session, usernames: set[str]) -> dict[str, str]:
+    """username → full name (one query)."""
+    if not usernames:
+        return {}
+    rows = session.exec(
+        select(User.username, User.full_name).where(col(User.username).in_(usernames))
+    ).all()
+    return dict(rows)
+
+
+def person(names: dict[str, str], actor: str | None) -> str:
+    """ "u:head_bj" → "孙建国 (head_bj)"; a flow's name ("system:…") as it is."""
+    if not actor:
+        return ""
+    username = actor.removeprefix("u:")
+    name = names.get(username)
+    return f"{name} ({username})" if name else actor
 
 
 def list_requests(

@@ -281,4 +281,4 @@ def _leave(
     session.add(case)
     _cancel_tasks(session, case, "逾期已清偿，退出催收 (cured)", actor=actor, now=now, on=on)
     case_event(items, case, "leave", actor, from_state=str(case.step), to_state="closed",
-             reason="arrears cleared")  # fmt: skip
+             reason="逾期已清偿 (arrears cleared)")  # fmt: skip

@@ -74,10 +74,13 @@ def check_promises(
             case.broken_promises += 1
             before = case.step
             case.step, case.step_since = min(case.step + 1, LEGAL), on
-            case_event(items, case, "promise_broken", actor, from_state=str(before),
-                     to_state=str(case.step), reason=f"promised {promise.amount_cents / 100:,.2f} by "
-                     f"{promise.promised_for}, paid {int(paid) / 100:,.2f}",
-                     payload={"promise_id": promise.id})  # fmt: skip
+            case_event(
+                items, case, "promise_broken", actor, from_state=str(before),
+                to_state=str(case.step),
+                reason=f"违背还款承诺：承诺 {promise.promised_for} 前还款 "
+                f"{promise.amount_cents / 100:,.2f}，实还 {int(paid) / 100:,.2f}",
+                payload={"promise_id": promise.id},
+            )  # fmt: skip
         session.add(promise)
     return kept, broken
 

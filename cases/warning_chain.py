@@ -23,7 +23,7 @@ from forms.reviews import WarningDispositionForm
 from loans.book import get_loan
 from loans.models import Loan
 from loans.transitions import transition_loan
-from statemachines.enums import LoanState, RequestKind, RiskClass
+from statemachines.enums import LoanState, RequestKind, RequestState, RiskClass
 from statemachines.warning_case import WarningFacts
 
 SERIOUS_GRADES = frozenset({"orange", "red"})
@@ -107,7 +107,7 @@ class WarningEffect:
             WarningFacts(actor=ctx.actor, is_system=True),
             now=ctx.now,
             business_date=ctx.business_date,
-            reason=f"disposition {request.state}",
+            reason=f"预警处置未获确认（{RequestState(request.state).label_zh}）",
         )
         return {"state": str(case.state)}
 

@@ -282,7 +282,7 @@ def grant_extension(
         actor=actor,
         now=now,
         business_date=business_date,
-        reason=f"extension to {request.new_maturity_date} granted by {approved_by}",
+        reason=f"展期至 {request.new_maturity_date}，{approved_by} 批准",
         payload=payload,
         on_behalf_of=on_behalf_of,
         approved_by=approved_by,

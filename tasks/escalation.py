@@ -225,7 +225,7 @@ def _fire(
         actor=actor,
         now=now,
         business_date=on,
-        reason=f"SLA step {step.number}: {late} days past the due date {task.due_date}",
+        reason=f"时限第{step.number}步：已超过截止日 {task.due_date} {late} 天",
         payload={
             "step": step.number,
             "action": action,
