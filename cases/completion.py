@@ -53,6 +53,7 @@ def complete_task(
         now=now,
         business_date=business_date,
         expected_version=expected_version,
+        decided_by_caller=True,  # the decision is recorded below, in this transaction
     )
     form = validate_form(task.kind, task.result or {})
     acting_as = actor.me

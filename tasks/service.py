@@ -14,6 +14,7 @@ from audit import journal
 from core.errors import ConflictError, NotFoundError, TransitionNotAllowedError
 from core.identity import Principal, User, principal_of
 from forms import schema_hash, validate_draft, validate_form
+from statemachines.base import MachineUsageError
 from statemachines.enums import TaskState
 from statemachines.human_task import HumanTaskLifecycle, TaskFacts
 from tasks import outbox
@@ -292,9 +293,20 @@ def complete(
     now: datetime,
     business_date: date,
     expected_version: int | None = None,
+    decided_by_caller: bool = False,
 ) -> HumanTask:
-    """Validate the form, check four eyes, complete, journal the result, queue the resume."""
+    """Validate the form, check four eyes, complete, journal the result, queue the resume.
+
+    A level of an approval chain is completed only through cases.completion.complete_task
+    (`decided_by_caller`), which records the decision in the same transaction: completed here
+    alone, the task would be done and its request none the wiser."""
     task = _locked(session, task_id, actor, expected_version)
+    if "approval_request_id" in task.context and not decided_by_caller:
+        raise MachineUsageError(
+            f"task {task_id} decides approval request {task.context['approval_request_id']}: "
+            "complete it through cases.completion.complete_task",
+            task_id=task_id,
+        )
     if TaskState(task.state) == TaskState.completed:  # a double submit: one completion only
         raise TaskAlreadyCompletedError(task_id, _username(session, task.completed_by_id))
     # who may complete is decided before the form is read: a stranger gets 403, not field errors

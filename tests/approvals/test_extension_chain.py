@@ -259,3 +259,16 @@ def test_deputy_decides_on_behalf_with_principals_authority(session, clock, org,
     assert request.state == RequestState.approved
     entry = replay(session, "approval", str(request.id)).applied[-1]
     assert (entry.actor, entry.on_behalf_of) == ("u:rm_bj", "u:head_bj")
+
+
+def test_level_task_cannot_be_completed_behind_the_requests_back(session, clock, small):
+    from statemachines.base import MachineUsageError
+    from tasks import service
+
+    request = _file(session, clock, loan_no="L1")
+    task = level_task(session, request)
+    head = who(session, "head_bj")
+    service.claim(session, task.id, head, now=clock.now(), business_date=TODAY)
+    with pytest.raises(MachineUsageError, match="cases.completion"):
+        service.complete(session, task.id, head, APPROVE_EXTENSION, now=clock.now(),
+                         business_date=TODAY)  # fmt: skip
