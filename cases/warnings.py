@@ -28,7 +28,7 @@ from core.identity import OrgUnit, User
 from forms import AttachmentRef, TaskForm
 from forms.reviews import WarningTrackingForm
 from loans.book import get_loan
-from statemachines.enums import LoanState, RequestKind, WarningState
+from statemachines.enums import LoanState, RequestKind, TaskState, WarningState
 from statemachines.warning_case import WarningCaseLifecycle, WarningFacts
 from tasks.access import Actor
 from tasks.attachments import require_stored
@@ -145,6 +145,10 @@ def raise_warning(
     branch = session.get(OrgUnit, loan.branch_id)
     assert branch is not None and loan.id is not None
     name = actor if isinstance(actor, str) else actor.name
+    live = live_requests(session, [loan.id], RequestKind.warning.value).get(loan.id)
+    if live is not None:  # a disposition is under way for this loan: the signals join its case
+        return _join(session, case_of(session, live), signals, description, evidence,
+                     actor=name, now=now, business_date=business_date)  # fmt: skip
     case = WarningCase(
         key=key or f"{name}:{loan_no}:{now.isoformat()}",
         loan_id=loan.id,
@@ -173,8 +177,6 @@ def raise_warning(
         reason=case.description,
         payload={"signals": case.signals, "loan_no": loan_no},
     )
-    if live_requests(session, [loan.id], RequestKind.warning.value):
-        return case  # a disposition is already under way for this loan: the case waits on it
     request = approval_requests.submit(
         session,
         RequestKind.warning,
@@ -189,6 +191,53 @@ def raise_warning(
     case.request_id = request.id
     session.add(case)
     session.flush()
+    return case
+
+
+def _join(
+    session: Session,
+    case: WarningCase,
+    signals: Sequence[str],
+    description: str,
+    evidence: Sequence[AttachmentRef],
+    *,
+    actor: str,
+    now: datetime,
+    business_date: date,
+) -> WarningCase:
+    """New signals on a loan whose warning is being disposed of join that case (once each), and
+    the deciding level's task shows them."""
+    new = [s for s in dict.fromkeys(signals) if s not in case.signals]
+    if not new:
+        return case
+    case.signals = [*case.signals, *new]
+    case.description = f"{case.description}\n{business_date}：{description.strip()}"
+    case.evidence = [*case.evidence, *(e.model_dump(mode="json") for e in evidence)]
+    session.add(case)
+    session.flush()
+    journal.append(
+        session,
+        aggregate_type=WARNING,
+        aggregate_id=str(case.id),
+        machine="warning_signals",  # not a state change of the case
+        event="add_signals",
+        from_state=None,
+        to_state=None,
+        actor=actor,
+        now=now,
+        business_date=business_date,
+        reason=description.strip(),
+        payload={"signals": new},
+    )
+    for task in session.exec(
+        select(HumanTask).where(
+            col(HumanTask.key).startswith(f"approval:{case.request_id}:"),
+            col(HumanTask.state).in_([t.value for t in TaskState if t.is_active]),
+        )
+    ):
+        facts = {**task.context.get("facts", {}), "signals": case.signals}
+        task.context = {**task.context, "facts": facts}
+        session.add(task)
     return case
 
 

@@ -114,3 +114,15 @@ def test_inspection_with_risk_raises_a_signal(session, org, clock, small):
     decide(session, clock, task, "am_bj1", LOAN_CARD_CHECK | {"conclusion": "risk"})
     case = session.exec(select(WarningCase)).one()
     assert (case.signals, case.key) == (["inspection_finding"], f"inspection:{task.id}")
+
+
+def test_second_signal_joins_the_case_under_disposition(session, clock, small):
+    first = _raise(session, clock)
+    again = _raise(session, clock, signals=["customer_bankrupt", "unreachable"],
+                   description="借款人实际控制人失联")  # fmt: skip
+    assert again.id == first.id and again.signals == ["customer_bankrupt", "unreachable"]
+    request = session.get(ApprovalRequest, first.request_id)
+    assert level_task(session, request).context["facts"]["signals"] == again.signals
+    assert len(session.exec(select(WarningCase)).all()) == 1
+    same = _raise(session, clock, signals=["unreachable"], description="同上")
+    assert same.description == again.description  # nothing new: nothing added
