@@ -8,18 +8,19 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from approvals.chains import ChainLevel, unit_for
 from approvals.effects import Effect
 from approvals.models import ApprovalRequest
+from approvals.records import chain_key, revision_key, task_key
 from core.calendar import get_calendar
 from core.errors import RuleViolationError
 from core.identity import OrgUnit, User
 from core.settings import get_settings
 from loans.book import get_loan
 from loans.models import Borrower, Loan
-from statemachines.enums import RequestKind, TaskState
+from statemachines.enums import RequestKind
 from tasks.models import HumanTask
 from tasks.opening import TaskSpec, open_task
 
@@ -29,14 +30,6 @@ REVISION = "request_revision"
 
 def level_of(request: ApprovalRequest, number: int | None = None) -> ChainLevel:
     return ChainLevel.model_validate(request.chain[(number or request.level) - 1])
-
-
-def chain_key(request: ApprovalRequest) -> str:
-    return f"approval:{request.id}:r{request.round}"
-
-
-def task_key(request: ApprovalRequest) -> str:
-    return f"{chain_key(request)}:l{request.level}"
 
 
 def _title(session: Session, loan: Loan, request: ApprovalRequest, what: str) -> str:
@@ -107,7 +100,7 @@ def open_revision_task(
     assert applicant is not None
     spec = TaskSpec(
         kind=REVISION,
-        key=f"{chain_key(request)}:revision",
+        key=revision_key(request),
         title=_title(session, get_loan(session, request.loan_no), request, "退回补充"),
         due_date=get_calendar().add_business_days(
             business_date, get_settings().approval_level_business_days
@@ -115,7 +108,7 @@ def open_revision_task(
         org_unit=session.get(OrgUnit, applicant.org_unit_id) or _missing_unit(applicant),
         candidate_user=applicant,
         loan=get_loan(session, request.loan_no),
-        chain_key=f"{chain_key(request)}:revision",
+        chain_key=revision_key(request),
         context={
             "approval_request_id": request.id,
             "request_kind": request.kind,
@@ -129,15 +122,3 @@ def open_revision_task(
 
 def _missing_unit(user: User) -> OrgUnit:
     raise RuleViolationError(f"user {user.username} has no org unit")
-
-
-def open_tasks_of(session: Session, request: ApprovalRequest) -> list[HumanTask]:
-    prefix = f"approval:{request.id}:"
-    return list(
-        session.exec(
-            select(HumanTask).where(
-                col(HumanTask.key).startswith(prefix),
-                col(HumanTask.state).in_([s.value for s in TaskState if s.is_active]),
-            )
-        ).all()
-    )

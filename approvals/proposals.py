@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from approvals.chains import ChainLevel, chain_for, unit_for
 from approvals.models import ApprovalRequest
-from approvals.records import APPROVAL, MACHINE, fire, live_requests
+from approvals.records import APPROVAL, MACHINE, fire, live_requests, round_key, tasks_of
 from approvals.records import facts as request_facts
 from audit import journal
 from audit.replay import OPEN_EVENT
@@ -30,7 +30,6 @@ from loans.models import Borrower, Installment, Loan
 from statemachines.approval_request import ApprovalRequestMachine
 from statemachines.enums import RequestKind, RequestState, RiskClass
 from tasks.bulk import TaskRow, open_tasks_bulk
-from tasks.models import HumanTask
 
 KIND = RequestKind.classification
 REQUESTS = ApprovalRequest.__table__  # type: ignore[attr-defined]
@@ -136,12 +135,7 @@ def _raise(
             "rules": list(p.rule_refs),
         },
     )
-    for task in session.exec(
-        select(HumanTask).where(
-            col(HumanTask.chain_key).startswith(f"approval:{request.id}:"),
-            col(HumanTask.state).in_(("open", "claimed", "escalated")),
-        )
-    ):
+    for task in tasks_of(session, request, active_only=True):
         context = dict(task.context)
         context["facts"] = {**context.get("facts", {}), **_subject(p), "floor": wanted.value}
         task.context, task.priority, task.updated_at = context, wanted.rank + 2, now
@@ -257,7 +251,7 @@ def _open(
         tasks.append(
             TaskRow(
                 kind=first.task_kind,
-                key=f"approval:{rid}:r1:l1",
+                key=f"{round_key(rid, 1)}:l1",
                 title=_title(p, borrower.name, first),
                 due_date=due,
                 candidate_role=first.role.value,
@@ -272,7 +266,7 @@ def _open(
                 bucket=loan.bucket,
                 risk_class=str(loan.risk_class),
                 exposure_cents=int(exposure.get(p.loan_id, 0) or 0),
-                chain_key=f"approval:{rid}:r1",
+                chain_key=round_key(rid, 1),
                 chain_level=1,
                 priority=RiskClass(p.floor_class).rank + 2,
                 context={

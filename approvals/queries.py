@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import false, func, or_
 from sqlmodel import Session, col, select
 
-from approvals.levels import open_tasks_of
 from approvals.models import ApprovalDecision, ApprovalRequest
-from approvals.records import decisions_of, get_request
+from approvals.records import decisions_of, get_request, tasks_of
 from core.db import subtree
 from core.identity import User
 from tasks.access import Actor
@@ -44,7 +43,7 @@ def request_view(session: Session, request_id: int, actor: Actor) -> RequestView
         name for d in decisions for name in (d.decided_by, d.on_behalf_of) if name
     }
     return RequestView(
-        request, decisions, open_tasks_of(session, request), names_of(session, people)
+        request, decisions, tasks_of(session, request, active_only=True), names_of(session, people)
     )
 
 

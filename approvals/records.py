@@ -19,7 +19,7 @@ from audit.journal import JournalEntry
 from audit.replay import OPEN_EVENT
 from core.errors import ConflictError, NotFoundError
 from statemachines.approval_request import ApprovalFacts, ApprovalRequestMachine
-from statemachines.enums import RequestState
+from statemachines.enums import RequestState, TaskState
 from tasks.access import SUPERVISOR_ROLES, Actor, can_see
 from tasks.models import HumanTask
 
@@ -32,15 +32,47 @@ def actor_name(actor: Actor | str) -> str:
     return actor if isinstance(actor, str) else actor.name
 
 
+def round_key(request_id: int, round_: int) -> str:
+    """The chain of one round of a request (tasks.four_eyes reads it)."""
+    return f"approval:{request_id}:r{round_}"
+
+
+def chain_key(request: ApprovalRequest) -> str:
+    return round_key(request.id or 0, request.round)
+
+
+def task_key(request: ApprovalRequest) -> str:
+    """The task of the deciding level."""
+    return f"{chain_key(request)}:l{request.level}"
+
+
+def revision_key(request: ApprovalRequest) -> str:
+    """The applicant's task when the request is returned."""
+    return f"{chain_key(request)}:revision"
+
+
+def tasks_of(
+    session: Session, request: ApprovalRequest, *, active_only: bool = False
+) -> list[HumanTask]:
+    """The request's tasks, by their exact keys (every round, level and revision it can have
+    had): the unique index on the key finds them, where a LIKE on a prefix would scan."""
+    keys = [
+        f"{round_key(request.id or 0, r)}:{suffix}"
+        for r in range(1, request.round + 1)
+        for suffix in [*(f"l{n}" for n in range(1, len(request.chain) + 1)), "revision"]
+    ]
+    query = select(HumanTask).where(col(HumanTask.key).in_(keys))
+    if active_only:
+        query = query.where(col(HumanTask.state).in_([s.value for s in TaskState if s.is_active]))
+    return list(session.exec(query).all())
+
+
 def visible(session: Session, actor: Actor | str, request: ApprovalRequest) -> bool:
     """People see the requests of their org subtree (auditors everything) and those they decide
     a level of (the credit department's head, the committee); flows see all."""
     if isinstance(actor, str) or any(p.sees(request.branch_path) for p in actor.principals):
         return True
-    tasks = session.exec(
-        select(HumanTask).where(col(HumanTask.key).startswith(f"approval:{request.id}:"))
-    ).all()
-    return any(can_see(actor, task) for task in tasks)
+    return any(can_see(actor, task) for task in tasks_of(session, request))
 
 
 def get_request(

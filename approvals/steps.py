@@ -19,10 +19,9 @@ from approvals.levels import (
     level_of,
     open_level_task,
     open_revision_task,
-    open_tasks_of,
 )
 from approvals.models import ApprovalDecision, ApprovalRequest
-from approvals.records import CONTINUE_FLOW, decisions_of, facts, fire, get_request
+from approvals.records import CONTINUE_FLOW, decisions_of, facts, fire, get_request, tasks_of
 from core.errors import InsufficientAuthorityError, RuleViolationError
 from core.identity import Principal, principal_of, user_by_username
 from forms import TaskForm, schema_hash, validate_form
@@ -111,7 +110,7 @@ def advance(
         )
         task_id = revision.id if revision else None
     elif request.outcome is None:  # approved, rejected or withdrawn: its effect, once
-        for task in open_tasks_of(session, request):
+        for task in tasks_of(session, request, active_only=True):
             cancel_as_system(
                 session,
                 task,

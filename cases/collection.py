@@ -260,6 +260,7 @@ def _cancel_tasks(
 ) -> None:
     for task in session.exec(
         select(HumanTask).where(
+            HumanTask.loan_id == case.loan_id,  # the index; the key prefix then picks the case
             col(HumanTask.key).startswith(f"collection:{case.id}:"),
             col(HumanTask.state).in_([st.value for st in TaskState if st.is_active]),
         )

@@ -18,7 +18,7 @@ from approvals import requests as approval_requests
 from approvals.effects import field_error
 from approvals.levels import Effects
 from approvals.models import ApprovalRequest
-from approvals.records import live_requests
+from approvals.records import live_requests, tasks_of
 from audit import journal
 from audit.replay import OPEN_EVENT
 from cases.models import WarningCase
@@ -28,7 +28,7 @@ from core.identity import OrgUnit, User
 from forms import AttachmentRef, TaskForm
 from forms.reviews import WarningTrackingForm
 from loans.book import get_loan
-from statemachines.enums import LoanState, RequestKind, TaskState, WarningState
+from statemachines.enums import LoanState, RequestKind, WarningState
 from statemachines.warning_case import WarningCaseLifecycle, WarningFacts
 from tasks.access import Actor
 from tasks.attachments import require_stored
@@ -229,12 +229,9 @@ def _join(
         reason=description.strip(),
         payload={"signals": new},
     )
-    for task in session.exec(
-        select(HumanTask).where(
-            col(HumanTask.key).startswith(f"approval:{case.request_id}:"),
-            col(HumanTask.state).in_([t.value for t in TaskState if t.is_active]),
-        )
-    ):
+    request = session.get(ApprovalRequest, case.request_id)
+    assert request is not None  # a case joins only a live disposition's case
+    for task in tasks_of(session, request, active_only=True):
         facts = {**task.context.get("facts", {}), "signals": case.signals}
         task.context = {**task.context, "facts": facts}
         session.add(task)
