@@ -23,9 +23,9 @@ from approvals.queries import request_view
 from cases.completion import EFFECTS
 from cases.warnings import SIGNALS, raise_warning
 from core.errors import PermissionDeniedError, PostloanError, ValidationError
-from flows.dispatch import wake
 from forms import AttachmentRef, error_messages
 from loans.extensions import active_guarantors
+from loans.models import Loan
 from loans.queries import visible_loan
 from statemachines.enums import RiskClass
 from tasks import attachments
@@ -33,6 +33,14 @@ from tasks.access import SUPERVISOR_ROLES, Actor, can_see
 
 router = APIRouter(include_in_schema=False)
 KINDS = ("extension", "classification", "write_off", "handover", "warning_report")
+
+
+def _may_file(session: Any, actor: Actor, loan_no: str, kind: str) -> Loan:
+    """The loan, if the actor sees it (else 404) and may file `kind` on it now (else 403)."""
+    loan = visible_loan(session, loan_no, org_paths(actor))
+    if kind not in KINDS or kind not in approval_requests.filing_options(session, loan, actor):
+        raise PermissionDeniedError(f"{actor.me.username} may not file {kind} for {loan_no}")
+    return loan
 
 
 def _form_page(
@@ -46,9 +54,7 @@ def _form_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    loan = visible_loan(session, loan_no, org_paths(actor))
-    if kind not in KINDS or kind not in approval_requests.filing_options(session, loan, actor):
-        raise PermissionDeniedError(f"{actor.me.username} may not file {kind} for {loan_no}")
+    loan = _may_file(session, actor, loan_no, kind)
     return render(
         request,
         "apply.html.j2",
@@ -112,9 +118,7 @@ async def apply_submit(
     clock: ClockDep,
 ) -> Response:
     """File the request. Who may file is checked before anything is stored, files included."""
-    loan = visible_loan(session, loan_no, org_paths(actor))
-    if kind not in KINDS or kind not in approval_requests.filing_options(session, loan, actor):
-        raise PermissionDeniedError(f"{actor.me.username} may not file {kind} for {loan_no}")
+    loan = _may_file(session, actor, loan_no, kind)
     posted = await request.form()
     values = {k: posted.get(k) for k in posted if isinstance(posted.get(k), str)}
     values["signals"] = [s for s in posted.getlist("signals") if isinstance(s, str)]
@@ -160,10 +164,8 @@ async def apply_submit(
                 now=now, business_date=today,
             )  # fmt: skip
             commit(session)
-            wake()
             return RedirectResponse(f"/loans/{loan_no}?filed=warning#warnings", status_code=303)
         commit(session)
-        wake()
         return RedirectResponse(f"/requests/{filed.id}?filed=1", status_code=303)
     except PostloanError as exc:
         session.rollback()
@@ -218,5 +220,4 @@ async def withdraw_from_page(
         now=clock.now(), business_date=clock.today(),
     )  # fmt: skip
     commit(session)
-    wake()
     return RedirectResponse(f"/requests/{request_id}?withdrawn=1", status_code=303)

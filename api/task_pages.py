@@ -18,7 +18,6 @@ from api.pages import render
 from approvals.queries import request_view
 from cases.completion import EFFECTS, complete_recording_refusals
 from core.errors import PostloanError, ValidationError
-from flows.dispatch import wake
 from forms import FORMS, error_messages, form_for, parse_form_fields, render_form
 from statemachines.enums import RequestKind, TaskState
 from tasks import attachments, service
@@ -235,7 +234,6 @@ async def submit_task_form(
             commit(session)
             return RedirectResponse(f"/tasks/{task_id}?saved=draft", status_code=303)
         complete_recording_refusals(session, task_id, actor, data, clock)
-        wake()
     except PostloanError as exc:  # shown on the form, with everything the user typed kept
         session.rollback()
         errors = error_messages(exc, language(request)) if isinstance(exc, ValidationError) else {}

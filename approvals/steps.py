@@ -23,7 +23,7 @@ from approvals.levels import (
 from approvals.models import ApprovalDecision, ApprovalRequest
 from approvals.records import CONTINUE_FLOW, decisions_of, facts, fire, get_request, tasks_of
 from core.errors import InsufficientAuthorityError, RuleViolationError
-from core.identity import Principal, principal_of, user_by_username
+from core.identity import Principal, Role, principal_of, user_by_username
 from forms import TaskForm, schema_hash, validate_form
 from forms.reviews import RequestRevisionForm
 from loans.authority import covers
@@ -46,6 +46,12 @@ def continue_chain(session: Session, request: ApprovalRequest, seq: int, now: da
     )
 
 
+def capacity(request: ApprovalRequest, level: int, roles: frozenset[Role]) -> frozenset[Role]:
+    """The roles a decider acts in at `level`: that level's role only (a committee member who is
+    also a branch head, deciding the head's level, has the head's limit)."""
+    return frozenset({level_of(request, level).role}) & roles
+
+
 def _context_from_decision(
     session: Session, request: ApprovalRequest, *, actor: str, now: datetime, business_date: date
 ) -> EffectContext:
@@ -62,7 +68,7 @@ def _context_from_decision(
     return EffectContext(
         actor=f"u:{decision.decided_by}",
         decider=decision.decided_by,
-        decider_roles=frozenset({level_of(request, decision.level).role}) & principal.roles,
+        decider_roles=capacity(request, decision.level, principal.roles),
         on_behalf_of=f"u:{decision.on_behalf_of}" if decision.on_behalf_of else None,
         now=now,
         business_date=decision.business_date,
@@ -178,10 +184,8 @@ def decide(
     kind = RequestKind(request.kind)
     decision = decision_of(form)
     effects[kind].check_decision(session, request, form, business_date)
-    # the decider acts in the capacity of this level's role: its authority decides (a committee
-    # member who is also a branch head, deciding the head's level, has the head's limit)
-    capacity = frozenset({level_of(request).role}) & acting_as.roles
-    concludes = decision == "approve" and covers(capacity, kind, request.amount_cents)
+    roles = capacity(request, request.level, acting_as.roles)
+    concludes = decision == "approve" and covers(roles, kind, request.amount_cents)
     if decision == "approve" and not concludes and request.level >= len(request.chain):
         raise InsufficientAuthorityError(
             f"{acting_as.username} has no authority to approve a {kind.label_zh} of "
@@ -193,7 +197,7 @@ def decide(
             "an automatic proposal has no applicant to return it to: approve or reject it",
             request_id=request.id,
         )
-    event = {"approve": "approve", "reject": "reject"}.get(decision, "return_for_revision")
+    event = decision  # the machine's events bear the decisions' names
     on_behalf = None if acting_as.user.id == actor.me.user.id else acting_as.username
     entry = fire(
         session,
@@ -237,7 +241,7 @@ def decide(
     ctx = EffectContext(
         actor=actor.name,
         decider=actor.me.username,
-        decider_roles=capacity,
+        decider_roles=roles,
         on_behalf_of=f"u:{on_behalf}" if on_behalf else None,
         now=now,
         business_date=business_date,

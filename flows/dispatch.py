@@ -2,8 +2,9 @@
 flow's deployment, at least once, with backoff, and marks them delivered. The rows due at one
 moment for one flow become ONE run (its parameters `items`, one per row): a run costs a process
 start (~2 s of CPU here), so a burst of decisions is one run, not one each — Prefect steps work in
-chunks (DESIGN). Two ways (`outbox_delivery`): "deployment" starts a run of the flow's deployment for a work
-pool's workers — its idempotency key made of its rows' keys, so a batch delivered twice (two
+chunks (DESIGN). Two ways (`outbox_delivery`): "deployment" starts a run of the flow's
+deployment for a work pool's workers — its idempotency key made of its rows' keys, so a batch
+delivered twice (two
 dispatchers, a crash between the run's creation and the mark) is still one run; "inline" (one
 machine, the default) runs the flow in the dispatcher's own process — a Prefect flow run all the
 same, without the ~2.5 s of CPU a process start costs here — and marks the rows once it has
@@ -11,7 +12,8 @@ completed. The runs are idempotent (approvals.steps): a row delivered twice does
 
 Prefect down: the attempt fails, the row waits `2**attempts` seconds (capped) and is tried
 again; nothing a person decided is lost — it is committed already. `postloan serve` runs the
-loop in a thread and the API wakes it after each commit that wrote a row.
+loop in a process of its own (`postloan dispatch`), which looks every
+`dispatcher_interval_seconds` (0.5 s).
 
 Rows are read and marked in short transactions and delivered outside any: on SQLite a writer
 held open across an HTTP call to Prefect would stall every other writer.
@@ -31,13 +33,6 @@ from core.db import session_scope
 from core.settings import get_settings
 from flows.common import clock
 from tasks.models import Outbox
-
-_wake = threading.Event()
-
-
-def wake() -> None:
-    """Ask a dispatcher running in this process to look now (a no-op when none runs)."""
-    _wake.set()
 
 
 @dataclass
@@ -149,21 +144,19 @@ def pending_count() -> int:
 
 
 class Dispatcher(threading.Thread):
-    """The loop `postloan serve` starts: deliver what is due, then wait to be woken (or for the
-    interval). Stops when asked."""
+    """The loop of `postloan dispatch`: deliver what is due, wait the interval, again; stops when
+    asked."""
 
     def __init__(self, interval: float | None = None) -> None:
         super().__init__(name="outbox-dispatcher", daemon=True)
         self.interval = interval or get_settings().dispatcher_interval_seconds
-        self._halt = threading.Event()
+        self._halt = threading.Event()  # stop() sets it: the wait ends at once
         self.last: DeliveryReport | None = None
 
     def run(self) -> None:
         while not self._halt.is_set():
             self.last = deliver_due()
-            _wake.wait(self.interval)
-            _wake.clear()
+            self._halt.wait(self.interval)
 
     def stop(self) -> None:
         self._halt.set()
-        _wake.set()

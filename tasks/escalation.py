@@ -65,21 +65,22 @@ class Target:
     role: Role
 
 
+def _top(session: Session, settings: Settings) -> Target:
+    """Where escalations above a branch go (授信管理部 by default), and its head."""
+    top = org_unit_by_code(session, settings.escalation_top_unit)
+    return Target(top, HEAD_ROLE.get(OrgUnitKind(top.kind), Role.department_head))
+
+
 def _head_of(session: Session, unit: OrgUnit, settings: Settings) -> Target:
-    """The head above work done in `unit`: its own head, or for the head office the unit
-    escalations go to (授信管理部 by default)."""
+    """The head above work done in `unit`: its own head (the head office has none: the top)."""
     role = HEAD_ROLE.get(OrgUnitKind(unit.kind))
-    if role is None:
-        top = org_unit_by_code(session, settings.escalation_top_unit)
-        return Target(top, HEAD_ROLE.get(OrgUnitKind(top.kind), Role.department_head))
-    return Target(unit, role)
+    return Target(unit, role) if role is not None else _top(session, settings)
 
 
 def _up_from(session: Session, unit: OrgUnit, settings: Settings) -> Target:
     parent = session.get(OrgUnit, unit.parent_id) if unit.parent_id else None
     if parent is None or parent.parent_id is None:  # above a branch: the escalation unit
-        top = org_unit_by_code(session, settings.escalation_top_unit)
-        return Target(top, HEAD_ROLE.get(OrgUnitKind(top.kind), Role.department_head))
+        return _top(session, settings)
     return _head_of(session, parent, settings)
 
 

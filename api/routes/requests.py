@@ -1,6 +1,6 @@
 """/api/v1: approval requests — filed on a loan (extension, classification proposal, write-off,
 handover), read, withdrawn — and early-warning cases. Routes resolve resources and call the
-services of approvals/ and cases/; the dispatcher is woken once the decision is committed."""
+services of approvals/ and cases/."""
 
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ from cases.completion import EFFECTS
 from cases.models import WarningCase
 from cases.warnings import SIGNALS, raise_warning, warnings_of_loan
 from core.identity import User
-from flows.dispatch import wake
 from loans.queries import visible_loan
 from statemachines.enums import RequestKind
 from tasks.access import Actor
@@ -82,7 +81,6 @@ def public(view: RequestView) -> ApprovalRequestPublic:
 
 def _filed(session: Session, request: ApprovalRequest, actor: Actor) -> ApprovalRequestPublic:
     commit(session)
-    wake()
     return public(request_view(session, request.id or 0, actor))
 
 
@@ -194,6 +192,12 @@ def _loan_requests(
         limit=limit,
         offset=offset,
     )
+    return _page(session, actor, rows, total)
+
+
+def _page(
+    session: Session, actor: Actor, rows: list[ApprovalRequest], total: int
+) -> ApprovalRequestsPublic:
     return ApprovalRequestsPublic(
         data=[public(request_view(session, r.id or 0, actor)) for r in rows], count=total
     )
@@ -237,9 +241,7 @@ def read_requests(
     rows, total = list_requests(
         session, actor, kind=kind.value if kind else None, state=state, limit=limit, offset=offset
     )
-    return ApprovalRequestsPublic(
-        data=[public(request_view(session, r.id or 0, actor)) for r in rows], count=total
-    )
+    return _page(session, actor, rows, total)
 
 
 @router.get("/approval-requests/{request_id}", response_model=ApprovalRequestPublic)
@@ -301,7 +303,6 @@ def report_warning(
         business_date=clock.today(),
     )
     commit(session)
-    wake()
     return warning_public(session, case)
 
 

@@ -22,7 +22,6 @@ from api.task_schemas import (
 )
 from cases.completion import complete_recording_refusals
 from core.identity import User, org_unit_by_code, user_by_username
-from flows.dispatch import wake
 from forms import json_schema, schema_hash
 from tasks import service
 from tasks.models import HumanTask
@@ -191,7 +190,6 @@ def complete_task(
     task = complete_recording_refusals(
         session, task_id, actor, body.data, clock, expected_version=body.version
     )
-    wake()  # a decision may have asked the approval-chain flow to continue
     return detail(session, task, clock.today())
 
 
