@@ -204,13 +204,24 @@ def audit_verify() -> None:
 
 @audit_app.command("anchor")
 def audit_anchor(on: DateOpt = None) -> None:
-    """Record the day's anchor over all chain heads (normally done by the daily sweep)."""
-    from audit.journal import anchor_day
+    """Anchor the journal: everything written since the last anchor (the daily sweep does it too;
+    any number a day)."""
+    from audit.journal import anchor_day, last_anchor
 
     clock = SystemClock(get_settings().tz)
     with domain_errors(), session_scope() as session:
+        before = last_anchor(session)
         anchor = anchor_day(session, business_day(on), now=clock.now())
-    console.print(f"anchored {anchor.business_date}: {anchor.chains} chains, {anchor.digest[:16]}…")
+    if before is not None and anchor.id == before.id:
+        console.print(
+            f"nothing written since anchor #{anchor.id} ({anchor.business_date}, entries up to "
+            f"#{anchor.last_entry_id}): 无新记录，无需再次锚定"
+        )
+        return
+    console.print(
+        f"anchor #{anchor.id} ({anchor.business_date}): entries #{anchor.first_entry_id + 1}–"
+        f"#{anchor.last_entry_id}, {anchor.chains} chains, {anchor.digest[:16]}…"
+    )
 
 
 @audit_app.command("replay")

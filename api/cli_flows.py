@@ -17,7 +17,6 @@ import typer
 from rich.table import Table
 
 from api.cli import DateOpt, app, business_day, console, domain_errors, err
-from core.db import session_scope
 from core.settings import get_settings
 
 
@@ -29,13 +28,11 @@ def sweep_cmd(
     """Run the daily sweep for a business date now, chunk by chunk, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from flows.daily_sweep import run_anchor, run_chunk
-    from loans.sweep import chunk_bounds
+    from flows.daily_sweep import plan_day, run_anchor, run_chunk
 
     day = business_day(on)
     with domain_errors():
-        with session_scope() as session:
-            bounds = chunk_bounds(session, size=chunk_size)
+        bounds = plan_day(day, chunk_size)
         totals: dict[str, float] = {}
         columns = (
             "[progress.description]{task.description}",

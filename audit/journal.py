@@ -32,7 +32,6 @@ from sqlalchemy import (
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from core.db import is_postgres
-from core.errors import ConflictError
 
 GENESIS = "0" * 64
 
@@ -77,13 +76,23 @@ class ChainHead(SQLModel, table=True):
 
 
 class DailyAnchor(SQLModel, table=True):
-    """A digest over every chain head as of a business date (catches a deleted tail)."""
+    """An anchor over the journal up to an entry id, several a day as work is done.
+
+    scheme "window": the digest covers the heads, within (first_entry_id, last_entry_id], of the
+    chains written in that window, and the previous anchor's digest, so anchors form a chain of
+    their own and each costs only what was written since the last one. scheme "full" (anchors
+    written before windows existed): the digest over every chain head up to last_entry_id.
+    """
 
     __tablename__ = "journal_anchors"
 
-    business_date: date = Field(sa_column=Column(Date, primary_key=True))
+    id: int | None = Field(default=None, primary_key=True)
+    business_date: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    scheme: str = Field(default="window", sa_column=Column(String(10), nullable=False))
+    first_entry_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     last_entry_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     chains: int
+    prev_digest: str | None = Field(default=None, sa_column=Column(String(64)))
     digest: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -231,24 +240,71 @@ def anchor_digest(heads: list[tuple[str, str, int, str]]) -> str:
     return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
-def anchor_day(session: Session, business_date: date, *, now: datetime) -> DailyAnchor:
-    """Record the digest over all chain heads at the end of `business_date` (once per date)."""
-    if session.get(DailyAnchor, business_date) is not None:
-        raise ConflictError(
-            f"the journal is already anchored for {business_date}", business_date=business_date
+def heads_between(session: Session, after_id: int, upto_id: int) -> list[tuple[str, str, int, str]]:
+    """(type, id, seq, hash) of the last entry of each chain written in (after_id, upto_id]: a
+    range of the journal's primary key, so it reads only that window."""
+    window = (JournalEntry.id > after_id) & (JournalEntry.id <= upto_id)  # type: ignore[operator]
+    last = (
+        select(
+            JournalEntry.aggregate_type,
+            JournalEntry.aggregate_id,
+            func.max(JournalEntry.chain_seq).label("seq"),
+        )  # fmt: skip
+        .where(window)
+        .group_by(JournalEntry.aggregate_type, JournalEntry.aggregate_id)
+        .subquery()
+    )
+    rows = session.exec(
+        select(
+            JournalEntry.aggregate_type,
+            JournalEntry.aggregate_id,
+            JournalEntry.chain_seq,
+            JournalEntry.hash,
+        )  # fmt: skip
+        .join(
+            last,
+            (JournalEntry.aggregate_type == last.c.aggregate_type)
+            & (JournalEntry.aggregate_id == last.c.aggregate_id)
+            & (JournalEntry.chain_seq == last.c.seq),
         )
-    # Anchored by entry id, not by business date, so a later back-dated entry cannot disturb it.
+        .where(window)
+    ).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def window_digest(prev_digest: str | None, heads: list[tuple[str, str, int, str]]) -> str:
+    lines = "\n".join(
+        [prev_digest or GENESIS, *(f"{t}:{i}:{s}:{h}" for t, i, s, h in sorted(heads))]
+    )
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def last_anchor(session: Session) -> DailyAnchor | None:
+    return session.exec(select(DailyAnchor).order_by(col(DailyAnchor.id).desc()).limit(1)).first()
+
+
+def anchor_day(session: Session, business_date: date, *, now: datetime) -> DailyAnchor:
+    """Anchor everything written since the last anchor (any number a day: each covers all
+    entries up to it). Nothing new since the last anchor: that one is returned, unchanged."""
     if is_postgres(session):
         # Wait out appenders still in flight: an uncommitted entry with an id below max(id)
-        # would otherwise commit later and make an intact journal look tampered.
+        # would otherwise commit later and make an intact journal look tampered. Held only
+        # while the entries since the last anchor are read (an index range, not the journal).
         session.execute(text("LOCK TABLE journal IN SHARE MODE"))
+    previous = last_anchor(session)
+    after = previous.last_entry_id if previous else 0
     last_id = session.exec(select(func.max(JournalEntry.id))).one() or 0
-    heads = heads_upto(session, last_id)
+    if previous is not None and last_id <= after:
+        return previous
+    heads = heads_between(session, after, last_id)
+    prev_digest = previous.digest if previous else None
     anchor = DailyAnchor(
         business_date=business_date,
+        first_entry_id=after,
         last_entry_id=last_id,
         chains=len(heads),
-        digest=anchor_digest(heads),
+        prev_digest=prev_digest,
+        digest=window_digest(prev_digest, heads),
         created_at=now.astimezone(UTC),
     )
     session.add(anchor)

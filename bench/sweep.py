@@ -66,7 +66,7 @@ WHERE l.state IN {OPEN} AND l.days_past_due <> COALESCE(%(d)s::date - a.oldest, 
 LOAN_COLS = ("id, loan_no, borrower_id, product, branch_id, account_manager_id, principal_cents, "
              "annual_rate, currency, disbursement_date, maturity_date, original_maturity_date, "
              "repayment_method, state, risk_class, days_past_due, handed_over, restructured_on, "
-             "class_before_restructure, version, created_at, bucket")  # fmt: skip
+             "class_before_restructure, version, created_at, bucket, booked_on")  # fmt: skip
 INST_COLS = ("loan_id, seq_no, due_date, principal_due_cents, interest_due_cents, "
              "principal_paid_cents, interest_paid_cents, paid_off_on")  # fmt: skip
 # Arrears ages (days past due today) and their weights: every bucket and every class floor.
@@ -193,7 +193,7 @@ class Book:
             yield (f"{loan_id}\tLN{loan_id:09d}\t{borrower}\t{'working_capital' if r < 2 else 'consumer'}\t"
                    f"{unit}\t{manager}\t{principal}\t{rate}\tCNY\t{iso(disbursed)}\t{maturity}\t"
                    f"{maturity}\tequal_installment\t{state}\t{cls}\t{dpd_stored}\tf\t{restructured}\t"
-                   f"{before}\t1\t{iso(disbursed)} 09:00:00+08\t{bucket}\n")  # fmt: skip
+                   f"{before}\t1\t{iso(disbursed)} 09:00:00+08\t{bucket}\t{iso(disbursed)}\n")  # fmt: skip
 
 
 def _expected_event(state: str, cls: str, owed: list[Any], feed: bool, all_paid: bool) -> str:

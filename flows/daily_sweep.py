@@ -19,7 +19,6 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from approvals.proposals import propose_floors
-from audit.journal import DailyAnchor, anchor_day
 from core.db import get_engine, is_postgres
 from flows.common import business_date, clock, transaction
 from loans import sweep
@@ -45,10 +44,18 @@ class SweepParams(BaseModel):
     )
 
 
-@task(name="plan-chunks", retries=2, retry_delay_seconds=5)
-def plan_chunks(chunk_size: int) -> list[tuple[int, int]]:
+def plan_day(day: date, chunk_size: int) -> list[tuple[int, int]]:
+    """Record the date as being swept (refused before the last swept date), then its chunks.
+    Shared by the Prefect step and `postloan sweep`."""
+    with transaction() as session:
+        sweep.begin_sweep(session, day, now=clock().now())
     with transaction() as session:
         return sweep.chunk_bounds(session, size=chunk_size)
+
+
+@task(name="plan-chunks", retries=2, retry_delay_seconds=5)
+def plan_chunks(day: date, chunk_size: int) -> list[tuple[int, int]]:
+    return plan_day(day, chunk_size)
 
 
 def run_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
@@ -94,11 +101,10 @@ def summary(result: sweep.ChunkResult) -> dict[str, Any]:
 
 
 def run_anchor(day: date) -> str:
-    """The day's journal anchor, written once (a re-run of the date keeps the first)."""
+    """The sweep of the day finished, and the journal anchored up to now (a re-run that wrote
+    nothing new keeps the last anchor)."""
     with transaction() as session:
-        existing = session.get(DailyAnchor, day)
-        anchor = existing or anchor_day(session, day, now=clock().now())
-        return anchor.digest
+        return sweep.finish_sweep(session, day, now=clock().now()).digest
 
 
 @task(name="sweep-chunk", retries=2, retry_delay_seconds=10, timeout_seconds=900)
@@ -167,7 +173,7 @@ def daily_sweep(params: SweepParams | None = None) -> dict[str, Any]:
     params = params or SweepParams()
     day = business_date(params.business_date)
     totals: dict[str, Any] = {"business_date": day.isoformat(), "chunks": 0}
-    bounds = plan_chunks(params.chunk_size)
+    bounds = plan_chunks(day, params.chunk_size)
     if params.chunk_deployment:
         results = _distributed(day, bounds, params.chunk_deployment)
     elif params.parallel_chunks > 1 and is_postgres(get_engine()):

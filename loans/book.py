@@ -60,6 +60,7 @@ def open_loan(
         annual_rate=terms.annual_rate,
         currency=terms.currency,
         disbursement_date=terms.disbursement_date,
+        booked_on=business_date,
         maturity_date=terms.maturity_date,
         original_maturity_date=terms.maturity_date,
         repayment_method=terms.repayment_method.value,

@@ -35,7 +35,7 @@ from loans.csv_rows import (
     read_records,
 )
 from loans.models import Borrower, BorrowerKind, Installment, Loan, Payment
-from loans.payments import BOOK_MACHINE, record_payment
+from loans.payments import BOOK_MACHINE, lock_loans, record_payment
 from loans.schedule import (
     RepaymentMethod,
     ScheduledInstallment,
@@ -490,7 +490,9 @@ def _plan_payments(session: Session, rows: list[Cells], job: _Job) -> _Writer:
             new.append((value_date, c.line, ref, loan, amount))
 
     def write(report: ImportReport) -> None:
-        # By value date, then file order: allocation fills the oldest unpaid installments first.
+        # Every loan of the file locked first, in id order (two importers never deadlock); then by
+        # value date, then file order: allocation fills the oldest unpaid installments first.
+        lock_loans(session, (loan.id for _, _, _, loan, _ in new if loan.id is not None))
         for value_date, _, ref, loan, amount in sorted(new, key=lambda n: n[:2]):
             record_payment(
                 session,

@@ -80,6 +80,9 @@ class Loan(SQLModel, table=True):
     annual_rate: Decimal = Field(sa_column=Column(Numeric(9, 6, asdecimal=True), nullable=False))
     currency: str = Field(default="CNY", max_length=3)
     disbursement_date: date = Field(sa_column=Column(Date, nullable=False))
+    # The business date the loan entered this system's book (its journal's `open`): no sweep of
+    # an earlier date touches it, so nothing is journaled before the loan existed here.
+    booked_on: date = Field(sa_column=Column(Date, nullable=False))
     maturity_date: date = Field(sa_column=Column(Date, nullable=False, index=True))
     original_maturity_date: date = Field(sa_column=Column(Date, nullable=False))
     repayment_method: str = Field(sa_column=Column(String(32), nullable=False))
@@ -199,6 +202,17 @@ class ExtensionRequest(SQLModel, table=True):
     applied_on: date | None = Field(default=None, sa_column=Column(Date))
     class_before: RiskClass | None = Field(default=None, sa_column=Column(String(20)))
     approval_request_id: int | None = Field(default=None, index=True)
+
+
+class SweptDay(SQLModel, table=True):
+    """A business date the daily sweep ran for. The sweep moves forward only: a date before the
+    last one swept is refused (loans.sweep.begin_sweep)."""
+
+    __tablename__ = "swept_days"
+
+    business_date: date = Field(sa_column=Column(Date, primary_key=True))
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class LoanBucketHistory(SQLModel, table=True):

@@ -1,13 +1,18 @@
 """Payments: record once (by the bank's reference) and allocate to installments oldest first,
-interest before principal. Each recorded payment is journaled on its loan."""
+interest before principal, in value-date order, one allocator per loan at a time. Each recorded
+payment is journaled on its loan, and so is any reallocation a backdated payment causes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from audit import journal
+from core.db import is_postgres
 from core.errors import RuleViolationError, ValidationError
 from loans.book import LOAN
 from loans.models import Installment, Loan, Payment
@@ -17,19 +22,61 @@ from statemachines.enums import LoanState
 BOOK_MACHINE = "loan_book"  # journal entries about balances, not about a machine's state
 
 
-def allocate(session: Session, payment: Payment) -> None:
-    """Apply an unallocated payment to the loan's unpaid installments (oldest due first)."""
-    if payment.allocated:
-        raise RuleViolationError(f"payment {payment.payment_ref} is already allocated")
+@dataclass
+class Allocation:
+    """What allocating a loan's new payments did: the payments applied, and the earlier ones whose
+    split or whose installments' paid-off dates a payment with an earlier value date changed."""
+
+    applied: list[Payment] = field(default_factory=list)
+    reallocated: list[dict[str, Any]] = field(default_factory=list)
+    paid_off_moved: list[dict[str, Any]] = field(default_factory=list)
+
+    def journal_payload(self) -> dict[str, Any]:
+        return {"payments": self.reallocated, "installments": self.paid_off_moved}
+
+
+def lock_loans(session: Session, loan_ids: Iterable[int]) -> None:
+    """Hold the loans' rows until commit, so that allocations to one loan run one after another.
+
+    Postgres: SELECT … FOR UPDATE in id order (two importers never deadlock on each other); a
+    second allocator waits, then reads the installments the first one committed. SQLite has one
+    writer and serializable transactions: a second writer fails cleanly (ConflictError).
+    """
+    ids = sorted(set(loan_ids))
+    if not ids or not is_postgres(session):
+        return
+    for lo in range(0, len(ids), 10_000):
+        part = ids[lo : lo + 10_000]
+        session.exec(
+            select(Loan.id)
+            .where(col(Loan.id).in_(part))
+            .order_by(col(Loan.id))
+            .with_for_update(key_share=True)
+        ).all()
+
+
+def _key(payment: Payment) -> tuple[date, int]:
+    assert payment.id is not None
+    return payment.value_date, payment.id
+
+
+def _split(payment: Payment) -> dict[str, int]:
+    return {
+        "interest_applied_cents": payment.interest_applied_cents,
+        "principal_applied_cents": payment.principal_applied_cents,
+        "unapplied_cents": payment.unapplied_cents,
+    }
+
+
+def _apply(payment: Payment, installments: Sequence[Installment]) -> None:
+    """Fill the oldest unpaid installments, interest before principal; the rest is held."""
     left = payment.amount_cents
-    unpaid = session.exec(
-        select(Installment)
-        .where(Installment.loan_id == payment.loan_id, Installment.paid_off_on.is_(None))  # type: ignore[union-attr]
-        .order_by(Installment.due_date, Installment.seq_no)
-    ).all()
-    for inst in unpaid:
+    payment.interest_applied_cents = payment.principal_applied_cents = 0
+    for inst in installments:
         if left <= 0:
             break
+        if inst.outstanding_cents == 0:
+            continue
         interest = min(left, inst.interest_due_cents - inst.interest_paid_cents)
         inst.interest_paid_cents += interest
         left -= interest
@@ -39,11 +86,77 @@ def allocate(session: Session, payment: Payment) -> None:
         payment.interest_applied_cents += interest
         payment.principal_applied_cents += principal
         if inst.outstanding_cents == 0:
-            inst.paid_off_on = payment.value_date
-        session.add(inst)
+            inst.paid_off_on = payment.value_date  # the value date that covered it in full
     payment.unapplied_cents = left  # overpayment held, never lost
     payment.allocated = True
-    session.add(payment)
+
+
+def allocate(session: Session, loan_id: int, payments: Sequence[Payment]) -> Allocation:
+    """Allocate one loan's unallocated `payments` to its installments, in value-date order.
+
+    Locks the loan first (lock_loans). Allocation follows value dates, not arrival: when a payment
+    is valued before one already allocated, the loan's payments are applied again from the start
+    in value-date order, so each installment's `paid_off_on` is the value date on which it became
+    fully covered; the earlier payments whose split or whose installments' dates changed are
+    returned for the caller to journal.
+    """
+    for payment in payments:
+        if payment.allocated:
+            raise RuleViolationError(f"payment {payment.payment_ref} is already allocated")
+        if payment.loan_id != loan_id:
+            raise RuleViolationError(f"payment {payment.payment_ref} is not on this loan")
+    result = Allocation(applied=sorted(payments, key=_key))
+    if not payments:
+        return result
+    lock_loans(session, [loan_id])
+    installments = list(
+        session.exec(
+            select(Installment)
+            .where(Installment.loan_id == loan_id)
+            .order_by(col(Installment.due_date), col(Installment.seq_no))
+        ).all()
+    )
+    earliest = result.applied[0].value_date
+    later = session.exec(
+        select(Payment).where(
+            Payment.loan_id == loan_id,
+            col(Payment.allocated).is_(True),
+            Payment.value_date > earliest,
+        )
+    ).all()
+    if not later:  # the usual case: nothing allocated is valued after these
+        for payment in result.applied:
+            _apply(payment, installments)
+            session.add(payment)
+        session.add_all(installments)
+        return result
+    earlier = session.exec(
+        select(Payment).where(Payment.loan_id == loan_id, col(Payment.allocated).is_(True))
+    ).all()
+    before = {p.payment_ref: _split(p) for p in earlier}
+    paid_off = {i.seq_no: i.paid_off_on for i in installments}
+    for inst in installments:
+        inst.interest_paid_cents = inst.principal_paid_cents = 0
+        inst.paid_off_on = None
+    for payment in sorted([*earlier, *payments], key=_key):
+        _apply(payment, installments)
+        session.add(payment)
+        if payment.payment_ref in before and before[payment.payment_ref] != _split(payment):
+            result.reallocated.append(
+                {
+                    "payment_ref": payment.payment_ref,
+                    "value_date": payment.value_date,
+                    "before": before[payment.payment_ref],
+                    "after": _split(payment),
+                }
+            )
+    for inst in installments:
+        if paid_off[inst.seq_no] != inst.paid_off_on:
+            result.paid_off_moved.append(
+                {"seq_no": inst.seq_no, "before": paid_off[inst.seq_no], "after": inst.paid_off_on}
+            )
+    session.add_all(installments)
+    return result
 
 
 def record_payment(
@@ -73,7 +186,7 @@ def record_payment(
     )
     session.add(payment)
     session.flush()
-    allocate(session, payment)
+    allocation = allocate(session, loan.id, [payment])
     journal.append(
         session,
         aggregate_type=LOAN,
@@ -96,6 +209,9 @@ def record_payment(
             "source": source,
         },
     )
+    journal_reallocation(
+        session, loan.loan_no, allocation, actor=actor, now=now, business_date=business_date
+    )
     if LoanState(loan.state) == LoanState.written_off:
         # the debt is still pursued after write-off (001): a payment is a recorded recovery
         transition_loan(
@@ -109,6 +225,42 @@ def record_payment(
             payload={"payment_ref": payment_ref, "amount_cents": amount_cents},
         )
     return payment
+
+
+REALLOCATE = "reallocate_payments"
+
+
+def reallocation_entry(loan_no: str, allocation: Allocation, actor: str) -> dict[str, Any] | None:
+    """The journal entry (as append_many takes it) of what a backdated payment re-derived."""
+    if not (allocation.reallocated or allocation.paid_off_moved):
+        return None
+    refs = ", ".join(p.payment_ref for p in allocation.applied)
+    return {
+        "aggregate_type": LOAN,
+        "aggregate_id": loan_no,
+        "machine": BOOK_MACHINE,
+        "event": REALLOCATE,
+        "from_state": None,
+        "to_state": None,
+        "actor": actor,
+        "reason": f"按起息日重新分配：{refs} 的起息日早于已分配的还款 "
+        f"(reallocated by value date after {refs})",
+        "payload": allocation.journal_payload(),
+    }
+
+
+def journal_reallocation(
+    session: Session,
+    loan_no: str,
+    allocation: Allocation,
+    *,
+    actor: str,
+    now: datetime,
+    business_date: date,
+) -> None:
+    entry = reallocation_entry(loan_no, allocation, actor)
+    if entry is not None:
+        journal.append(session, now=now, business_date=business_date, **entry)
 
 
 def existing_payment(session: Session, payment_ref: str) -> Payment | None:

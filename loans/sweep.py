@@ -48,8 +48,16 @@ from core.settings import Settings, get_settings
 from loans import aging
 from loans.book import LOAN
 from loans.floors import floors_for
-from loans.models import Borrower, BorrowerKind, Installment, Loan, LoanBucketHistory, Payment
-from loans.payments import BOOK_MACHINE, allocate
+from loans.models import (
+    Borrower,
+    BorrowerKind,
+    Installment,
+    Loan,
+    LoanBucketHistory,
+    Payment,
+    SweptDay,
+)
+from loans.payments import BOOK_MACHINE, allocate, lock_loans, reallocation_entry
 from loans.regulation import Floor, FloorFacts, RuleBook, classification_floor
 from statemachines.enums import LoanState, RiskClass
 from statemachines.loan_lifecycle import LoanFacts, LoanLifecycle
@@ -134,7 +142,7 @@ class SweepResult:
     journal_entries: int = 0
     elapsed: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STEPS, 0.0))
     seconds: float = 0.0
-    anchored: bool = False  # this run wrote the day's journal anchor
+    anchored: bool = False  # this run wrote a journal anchor (there was something new to cover)
 
     def add(self, chunk: ChunkResult) -> None:
         self.chunks += 1
@@ -188,6 +196,39 @@ def chunk_bounds(session: Session, size: int = 10_000) -> list[tuple[int, int]]:
     return bounds
 
 
+SWEPT: Table = SweptDay.__table__  # type: ignore[attr-defined]
+
+
+def begin_sweep(session: Session, business_date: date, *, now: datetime) -> None:
+    """Record that `business_date` is being swept; refuse a date before the last one swept.
+
+    The sweep moves forward only: sweeping 11-20 after 11-30 would cure loans nothing was paid
+    on and journal moves out of order. The same date again is a re-run and allowed."""
+    last = session.execute(select(func.max(SWEPT.c.business_date))).scalar_one()
+    if last is not None and business_date < last:
+        raise RuleViolationError(
+            f"不能跑批 {business_date}：{last} 已经跑过批，营业日只能向前 "
+            f"(the sweep of {business_date} is refused: {last} has been swept already; "
+            "the sweep only moves forward)",
+            rule="sweep_date_order",
+            business_date=business_date.isoformat(),
+            last_swept=last.isoformat(),
+        )
+    if session.get(SweptDay, business_date) is None:
+        session.add(SweptDay(business_date=business_date, started_at=now))
+        session.flush()
+
+
+def finish_sweep(session: Session, business_date: date, *, now: datetime) -> DailyAnchor:
+    """The sweep of `business_date` is done: mark it and anchor the journal up to now (a new
+    anchor if anything was written since the last one)."""
+    day = session.get(SweptDay, business_date)
+    if day is not None:
+        day.finished_at = now
+        session.add(day)
+    return journal.anchor_day(session, business_date, now=now)
+
+
 def sweep_chunk(
     session: Session,
     *,
@@ -206,6 +247,7 @@ def sweep_chunk(
     """
     settings = settings or get_settings()
     d, lo, hi = business_date, loan_id_from, loan_id_to
+    begin_sweep(session, d, now=now)  # a chunk run on its own is held to the same order
     result = ChunkResult(d, lo, hi)
     clock = perf_counter()
 
@@ -215,13 +257,14 @@ def sweep_chunk(
         clock = perf_counter()
 
     items = _apply_payments(session, d, lo, hi)
-    result.payments_applied = len(items)
+    result.payments_applied = sum(item["event"] == "allocate_payment" for item in items)
     session.flush()  # the Core statements below read the installments allocate() changed
     lap("payments")
     conn = session.connection()
-    in_chunk = and_(LOANS.c.id.between(lo, hi), LOANS.c.state.in_(OPEN))
+    in_chunk = and_(LOANS.c.id.between(lo, hi), LOANS.c.state.in_(OPEN), LOANS.c.booked_on <= d)
     result.loans = conn.execute(select(func.count()).where(in_chunk)).scalar_one()
     _load_facts(session, d, lo, hi)
+    _hold_arrears(session, d, lo, hi)
     aging_update = _aging_update(session, d, lo, hi, _bucket_bounds(settings))
     aged = list(conn.execute(aging_update.returning(LOANS.c.id)).scalars())
     result.dpd_updated = len(aged)
@@ -251,13 +294,15 @@ def sweep_date(
     workers: int = 1,
 ) -> SweepResult:
     """Sweep every open loan for `business_date`, one committed transaction per chunk, then anchor
-    the journal for the date (once). Killed halfway, it is simply run again.
+    the journal. Killed halfway, it is simply run again.
 
     `workers` > 1 sweeps that many chunks at once on Postgres (chunks touch disjoint loans, so
     they never wait on each other); SQLite has one writer and always runs them one by one.
     """
     started = perf_counter()
     with session_factory() as session:
+        begin_sweep(session, business_date, now=now)
+        session.commit()
         bounds = chunk_bounds(session, chunk_size)
         postgres = is_postgres(session)
         contagious = npl_borrowers(session) if postgres else None
@@ -298,10 +343,10 @@ def sweep_date(
     for found in (result.conflicts, result.refused, result.proposals):
         found.sort(key=lambda item: item.loan_id)  # chunks may finish in any order
     with session_factory() as session:
-        if session.get(DailyAnchor, business_date) is None:
-            journal.anchor_day(session, business_date, now=now)
-            session.commit()
-            result.anchored = True
+        before = journal.last_anchor(session)
+        anchor = finish_sweep(session, business_date, now=now)
+        session.commit()
+        result.anchored = before is None or anchor.id != before.id
     result.seconds = perf_counter() - started
     return result
 
@@ -314,7 +359,8 @@ assert LoanLifecycle.transition_table()[(LoanState.written_off.value, RECOVERY)]
 
 
 def _apply_payments(session: Session, d: date, lo: int, hi: int) -> list[dict[str, Any]]:
-    """Allocate unallocated payments valued on or before `d` (few a day: one at a time is fine)."""
+    """Allocate unallocated payments valued on or before `d` (few a day), each loan's under its
+    lock (lock_loans: all of them first, in id order), in value-date order."""
     rows = session.execute(
         select(Payment, LOANS.c.loan_no, LOANS.c.state)
         .join(LOANS, LOANS.c.id == Payment.loan_id)
@@ -322,50 +368,67 @@ def _apply_payments(session: Session, d: date, lo: int, hi: int) -> list[dict[st
             ~Payment.allocated,  # type: ignore[operator]  # ix_payments_unallocated
             Payment.value_date <= d,
             Payment.loan_id.between(lo, hi),  # type: ignore[attr-defined]
+            LOANS.c.booked_on <= d,
         )
-        .order_by(Payment.value_date, Payment.id)  # type: ignore[arg-type]
+        .order_by(Payment.loan_id, Payment.value_date, Payment.id)  # type: ignore[arg-type]
     ).all()
-    items = []
+    by_loan: dict[int, list[Payment]] = {}
+    loan_of: dict[int, tuple[str, str]] = {}
     for payment, loan_no, state in rows:
-        allocate(session, payment)
+        by_loan.setdefault(payment.loan_id, []).append(payment)
+        loan_of[payment.loan_id] = (loan_no, state)
+    lock_loans(session, by_loan)
+    items = []
+    for loan_id, payments in by_loan.items():
+        loan_no, state = loan_of[loan_id]
+        allocation = allocate(session, loan_id, payments)
+        for payment in allocation.applied:
+            items += _allocation_items(payment, loan_no, state)
+        reallocation = reallocation_entry(loan_no, allocation, ACTOR)
+        if reallocation is not None:
+            items.append(reallocation)
+    return items
+
+
+def _allocation_items(payment: Payment, loan_no: str, state: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = [
+        {
+            "aggregate_type": LOAN,
+            "aggregate_id": loan_no,
+            "machine": BOOK_MACHINE,
+            "event": "allocate_payment",
+            "from_state": None,
+            "to_state": None,
+            "actor": ACTOR,
+            "reason": f"payment {payment.payment_ref} valued {payment.value_date}",
+            "payload": {
+                "payment_ref": payment.payment_ref,
+                "value_date": payment.value_date,
+                "amount_cents": payment.amount_cents,
+                "interest_applied_cents": payment.interest_applied_cents,
+                "principal_applied_cents": payment.principal_applied_cents,
+                "unapplied_cents": payment.unapplied_cents,
+            },
+        }
+    ]
+    if state == LoanState.written_off.value:  # still pursued after write-off (001)
         items.append(
             {
                 "aggregate_type": LOAN,
                 "aggregate_id": loan_no,
-                "machine": BOOK_MACHINE,
-                "event": "allocate_payment",
-                "from_state": None,
-                "to_state": None,
+                "machine": MACHINE,
+                "event": RECOVERY,
+                "from_state": state,
+                "to_state": state,
                 "actor": ACTOR,
-                "reason": f"payment {payment.payment_ref} valued {payment.value_date}",
+                "reason": f"核销后收回 {payment.amount_cents / 100:,.2f} "
+                f"(payment {payment.payment_ref})",
                 "payload": {
                     "payment_ref": payment.payment_ref,
-                    "value_date": payment.value_date,
                     "amount_cents": payment.amount_cents,
-                    "interest_applied_cents": payment.interest_applied_cents,
-                    "principal_applied_cents": payment.principal_applied_cents,
-                    "unapplied_cents": payment.unapplied_cents,
                 },
             }
         )
-        if state == LoanState.written_off.value:  # still pursued after write-off (001)
-            items.append(
-                {
-                    "aggregate_type": LOAN,
-                    "aggregate_id": loan_no,
-                    "machine": MACHINE,
-                    "event": RECOVERY,
-                    "from_state": state,
-                    "to_state": state,
-                    "actor": ACTOR,
-                    "reason": f"核销后收回 {payment.amount_cents / 100:,.2f} "
-                    f"(payment {payment.payment_ref})",
-                    "payload": {
-                        "payment_ref": payment.payment_ref,
-                        "amount_cents": payment.amount_cents,
-                    },
-                }
-            )
     return items
 
 
@@ -384,21 +447,50 @@ FACTS = Table(
 
 
 def _load_facts(session: Session, d: date, lo: int, hi: int) -> None:
+    FACTS.create(session.connection())
+    _insert_facts(session, d, INSTALLMENTS.c.loan_id.between(lo, hi))
+
+
+def _insert_facts(session: Session, d: date, which: ColumnElement[bool]) -> None:
     conn, inst = session.connection(), INSTALLMENTS
     unpaid_by_d = or_(inst.c.paid_off_on.is_(None), inst.c.paid_off_on > d)
     first_unpaid = func.min(inst.c.due_date).filter(unpaid_by_d)
-    FACTS.create(conn)
     conn.execute(
         insert(FACTS).from_select(
             ["loan_id", "first_unpaid"],
             select(inst.c.loan_id, first_unpaid)
-            .where(inst.c.loan_id.between(lo, hi))
+            .where(which)
             .group_by(inst.c.loan_id)
             .having(or_(first_unpaid < d, first_unpaid.is_(None))),
         )
     )
     if is_postgres(session):
         conn.exec_driver_sql("ANALYZE sweep_facts")  # a temp table has no statistics otherwise
+
+
+def _hold_arrears(session: Session, d: date, lo: int, hi: int) -> None:
+    """Postgres: lock the loans whose days past due may change (in the facts, or in arrears
+    before) the way an allocator does (lock_loans), then re-read their facts. A payment that
+    committed after the facts were read is then counted, and one arriving later waits for the
+    chunk. SQLite has one writer: a payment committed meanwhile fails the chunk cleanly instead."""
+    if not is_postgres(session):
+        return
+    conn = session.connection()
+    held = list(
+        conn.execute(
+            select(LOANS.c.id)
+            .where(
+                LOANS.c.id.between(lo, hi),
+                or_(LOANS.c.id.in_(select(FACTS.c.loan_id)), LOANS.c.days_past_due != 0),
+            )
+            .order_by(LOANS.c.id)
+            .with_for_update(key_share=True)
+        ).scalars()
+    )
+    if not held:
+        return
+    conn.execute(FACTS.delete())
+    _insert_facts(session, d, INSTALLMENTS.c.loan_id == any_(cast(held, ARRAY(Integer))))
 
 
 def days_between(session: Session, later: date, earlier: Any) -> ColumnElement[int]:
@@ -419,6 +511,7 @@ def _aging_update(session: Session, d: date, lo: int, hi: int, bounds: Sequence[
         .where(
             loans.c.id.between(lo, hi),
             loans.c.state.in_(AGED),
+            loans.c.booked_on <= d,  # nothing happens to a loan before it was booked
             # only a loan in arrears now or before can change: a few percent of the chunk
             or_(
                 loans.c.id.in_(select(FACTS.c.loan_id).where(first < d)),  # filters in the scan
@@ -529,6 +622,7 @@ def _select_movers(session: Session, d: date, lo: int, hi: int) -> list[Mover]:
         .select_from(loans.outerjoin(FACTS, FACTS.c.loan_id == loans.c.id))
         .where(
             loans.c.id.between(lo, hi),
+            loans.c.booked_on <= d,
             or_(
                 and_(loans.c.state.in_(OVERDUE_FROM), loans.c.days_past_due > 0),
                 and_(loans.c.state.in_(CURE_FROM), loans.c.days_past_due == 0),
@@ -717,7 +811,7 @@ def _floor_proposals(
         loans.c.restructured_on,
         loans.c.class_before_restructure,
     )
-    chunk = and_(loans.c.id.between(lo, hi), loans.c.state.in_(OPEN))
+    chunk = and_(loans.c.id.between(lo, hi), loans.c.state.in_(OPEN), loans.c.booked_on <= d)
     maybe_full = or_(loans.c.restructured_on.is_not(None), _contagion(session, contagious))
     rows = list(
         conn.execute(

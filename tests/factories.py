@@ -46,6 +46,7 @@ def make_loan(
     branch: str = "BJ01",
     manager: str = "am_bj1",
     commit: bool = True,
+    booked: date | None = None,
 ) -> Loan:
     borrower = borrower or make_borrower(session, org, f"C-{loan_no}", branch=branch)
     terms = LoanTerms(
@@ -60,7 +61,9 @@ def make_loan(
         maturity_date=add_months(disbursed, months),
         repayment_method=method,
     )
-    loan = open_loan(session, terms, actor="u:am_bj1", now=clock.now(), business_date=disbursed)
+    loan = open_loan(
+        session, terms, actor="u:am_bj1", now=clock.now(), business_date=booked or disbursed
+    )
     if commit:
         session.commit()
     return loan

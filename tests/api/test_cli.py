@@ -79,10 +79,11 @@ def test_audit_replay_stored_state_drifted_exit_1(seeded):
     assert result.exit_code == 1 and "does NOT match the stored state" in result.output
 
 
-def test_audit_anchor_twice_refused(seeded):
-    assert run("audit", "anchor", "--on", "2026-11-23").exit_code == 0
+def test_audit_anchor_twice_nothing_new_the_second_time(seeded):
+    first = run("audit", "anchor", "--on", "2026-11-23")
+    assert first.exit_code == 0 and "entries #" in first.output
     again = run("audit", "anchor", "--on", "2026-11-23")
-    assert again.exit_code == 1 and "already anchored" in again.output
+    assert again.exit_code == 0 and "nothing written since anchor" in again.output
 
 
 def test_bad_date_option_usage_error(seeded):

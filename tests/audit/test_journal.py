@@ -111,7 +111,7 @@ def test_verify_deleted_tail_and_head_rewritten_caught_by_anchor(session, engine
     session.commit()
     report = _verify(engine)
     assert [b.kind for b in report.breaks] == ["anchor_mismatch"]
-    assert report.breaks[0].aggregate_id == "2026-03-02"
+    assert report.breaks[0].aggregate_id == "2026-03-02 #1"
 
 
 def test_anchor_later_entries_do_not_disturb_earlier_anchor(session, engine):
@@ -121,6 +121,68 @@ def test_anchor_later_entries_do_not_disturb_earlier_anchor(session, engine):
     _append(session, "A", 2, day=date(2026, 3, 1))  # even back-dated
     report = _verify(engine)
     assert report.ok and report.anchors == 1
+
+
+def test_anchor_again_the_same_day_covers_what_was_written_since(session, engine):
+    """The issue's reproduction: anchor, then more work the same day; the second anchor covers
+    the new entries (it used to say the day was already anchored)."""
+    _append(session, "A", 2)
+    first = journal.anchor_day(session, date(2026, 3, 2), now=NOW)
+    session.commit()
+    ids = _append(session, "B", 3)
+    second = journal.anchor_day(session, date(2026, 3, 2), now=NOW)
+    session.commit()
+    assert (second.first_entry_id, second.last_entry_id, second.chains) == (
+        first.last_entry_id, ids[-1], 1
+    )  # fmt: skip
+    assert second.prev_digest == first.digest and second.id != first.id
+    assert journal.anchor_day(session, date(2026, 3, 2), now=NOW).id == second.id  # nothing new
+    report = _verify(engine)
+    assert report.ok and report.anchors == 2
+    # the second window's tail deleted with its head rewritten: only the second anchor catches it
+    middle = session.get(journal.JournalEntry, ids[1])
+    session.exec(text("DELETE FROM journal WHERE id = :i").bindparams(i=ids[2]))
+    session.exec(
+        text("UPDATE journal_heads SET chain_seq = 2, hash = :h WHERE aggregate_id = 'B'")
+        .bindparams(h=middle.hash)
+    )  # fmt: skip
+    session.commit()
+    breaks = _verify(engine).breaks
+    assert [(b.kind, b.aggregate_id) for b in breaks] == [
+        ("anchor_mismatch", f"2026-03-02 #{second.id}")
+    ]
+
+
+def test_an_anchor_removed_from_the_middle_is_reported(session, engine):
+    for agg in ("A", "B", "C"):
+        _append(session, agg, 1)
+        journal.anchor_day(session, date(2026, 3, 2), now=NOW)
+        session.commit()
+    session.exec(text("DELETE FROM journal_anchors WHERE id = 2"))
+    session.commit()
+    breaks = _verify(engine).breaks
+    assert [(b.kind, b.aggregate_id) for b in breaks] == [("anchor_mismatch", "2026-03-02 #3")]
+    assert "does not continue the previous one" in breaks[0].describe()
+
+
+def test_anchor_reads_only_the_entries_since_the_last_anchor(session, engine):
+    """Anchoring costs what was written since the last anchor, not the whole journal."""
+    from sqlalchemy import event
+
+    _append(session, "A", 50)
+    journal.anchor_day(session, date(2026, 3, 2), now=NOW)
+    session.commit()
+    _append(session, "B", 1)
+    statements: list[tuple[str, object]] = []
+    listen = lambda conn, cur, stmt, params, ctx, many: statements.append((stmt, params))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        anchor = journal.anchor_day(session, date(2026, 3, 2), now=NOW)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert anchor.chains == 1
+    window = [stmt for stmt, _ in statements if "max(journal.chain_seq)" in stmt]
+    assert len(window) == 1 and "journal.id >" in window[0]
 
 
 def test_verify_head_without_entries_reports_missing(session, engine):

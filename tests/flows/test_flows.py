@@ -64,7 +64,9 @@ def test_daily_sweep_flow_end_to_end_then_rerun_changes_nothing(prefect_harness,
         review = s.exec(select(HumanTask).where(HumanTask.kind == "classification_review")).one()
         assert review.loan_no == "L-LATE"
         assert review.context["facts"]["proposed_class"] == "substandard"
-        assert s.get(DailyAnchor, DAY) is not None
+        assert (
+            s.exec(select(DailyAnchor).where(DailyAnchor.business_date == DAY)).first() is not None
+        )
         assert verify_journal(s).ok
     before = _counts(engine)
     again = daily_sweep(SweepParams(business_date=DAY, chunk_size=100))
@@ -102,7 +104,7 @@ def test_daily_sweep_killed_halfway_then_rerun_same_as_clean(
     assert crashed.returncode == -9, crashed.stderr
     with Session(engine) as s:  # the first chunk (L-LATE) is done, the rest is not
         assert get_loan(s, "L-LATE").state == LoanState.overdue
-        assert s.get(DailyAnchor, DAY) is None
+        assert s.exec(select(DailyAnchor).where(DailyAnchor.business_date == DAY)).first() is None
     daily_sweep(SweepParams(business_date=DAY, chunk_size=1))
     with Session(engine) as s:
         moves = s.exec(
@@ -116,7 +118,10 @@ def test_daily_sweep_killed_halfway_then_rerun_same_as_clean(
             .where(HumanTask.kind == "classification_review")
         ).one()
         assert (moves, reviews) == (1, 1)
-        assert s.get(DailyAnchor, DAY) is not None and verify_journal(s).ok
+        assert (
+            s.exec(select(DailyAnchor).where(DailyAnchor.business_date == DAY)).first() is not None
+            and verify_journal(s).ok
+        )
 
 
 def test_inspection_scheduler_flow_end_to_end_idempotent(prefect_harness, engine, book):

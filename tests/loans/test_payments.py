@@ -68,4 +68,4 @@ def test_allocate_twice_refused(session, org, clock):
     loan = make_loan(session, org, clock)
     payment = _pay(session, loan, clock, "P1", 100)
     with pytest.raises(RuleViolationError, match="already allocated"):
-        allocate(session, payment)
+        allocate(session, loan.id, [payment])

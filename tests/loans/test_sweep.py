@@ -129,7 +129,12 @@ def test_sweep_installment_unpaid_marks_overdue_with_journal_entry(engine, sessi
         "system:daily-sweep", date(2025, 2, 20), "installment due 2025-02-15 unpaid",
     )  # fmt: skip
     assert entry.payload["days_past_due"] == 5
-    assert session.get(DailyAnchor, date(2025, 2, 20)) is not None
+    assert (
+        session.exec(
+            select(DailyAnchor).where(DailyAnchor.business_date == date(2025, 2, 20))
+        ).first()
+        is not None
+    )
     _journal_ok(engine)
 
 
