@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, get_args
 
 import chinese_calendar
 import holidays
@@ -142,15 +142,12 @@ class BusinessCalendar:
         """The calendar with the bank's schedule files (`data_dir`, else the configured one)."""
         settings = get_settings()
         if data_dir is None:
-            configured = getattr(settings, "calendar_data_dir", None)
+            configured = settings.calendar_data_dir
             data_dir = Path(configured) if configured else None
-        roll = getattr(settings, "calendar_deadline_roll", "previous")
-        if roll not in get_args(Roll):
-            raise ValueError(f"calendar_deadline_roll: one of {get_args(Roll)}, not {roll!r}")
         return cls(
             files=() if data_dir is None else read_schedule_dir(data_dir),
-            deadline_day=int(getattr(settings, "calendar_deadline_day", DEADLINE_DAY)),
-            deadline_roll=cast(Roll, roll),
+            deadline_day=settings.calendar_deadline_day,
+            deadline_roll=settings.calendar_deadline_roll,
         )
 
     def with_schedule_file(self, path: Path) -> BusinessCalendar:

@@ -22,6 +22,7 @@ from approvals.proposals import propose_floors
 from core.db import get_engine, is_postgres
 from flows.common import business_date, clock, transaction
 from loans import sweep
+from tasks.opening import refresh_business_columns
 
 ACTOR = "system:daily-sweep"
 POLL_SECONDS = 2
@@ -60,7 +61,8 @@ def plan_chunks(day: date, chunk_size: int) -> list[tuple[int, int]]:
 
 def run_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
     """One chunk in one transaction: the sweep, then classification requests for the loans below
-    their floor. Shared by the Prefect step and `postloan sweep`."""
+    their floor, then the business columns of the changed loans' open tasks. Shared by the
+    Prefect step and `postloan sweep`."""
     with transaction() as session:
         now = clock().now()
         result = sweep.sweep_chunk(
@@ -69,10 +71,12 @@ def run_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
         proposed = propose_floors(
             session, result.proposals, actor=ACTOR, now=now, business_date=day
         )
+        refreshed = refresh_business_columns(session, result.changed)
     return {
         **summary(result),
         "proposals_opened": proposed.opened,
         "proposals_raised": proposed.raised,
+        "tasks_refreshed": refreshed,
     }
 
 

@@ -3,11 +3,12 @@ date (pure functions; the daily sweep does the same set-based in SQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from core.settings import get_settings
 from loans.schedule import add_months
 
 
@@ -31,7 +32,16 @@ def days_past_due(installments: Iterable[InstallmentLike], on: date) -> int:
     (分类办法: overdue days count on after an extension).
     """
     unpaid = [i.due_date for i in installments if i.due_date < on and not _paid_off_by(i, on)]
-    return (on - min(unpaid)).days if unpaid else 0
+    return days_past_due_since(min(unpaid) if unpaid else None, on)
+
+
+def days_past_due_since(oldest_unpaid_due: date | None, on: date) -> int:
+    """Days past due on `on` when the oldest installment not paid off by then fell due on
+    `oldest_unpaid_due` (None: nothing in arrears). The one definition: the sweep's SQL does the
+    same arithmetic (loans.sweep._aging_update)."""
+    if oldest_unpaid_due is None or oldest_unpaid_due >= on:
+        return 0
+    return (on - oldest_unpaid_due).days
 
 
 def outstanding_cents(installments: Iterable[InstallmentLike]) -> int:
@@ -72,8 +82,13 @@ def restructuring_observation(
     return Observation(start, count)
 
 
-def bucket_for(dpd: int, bounds: tuple[int, ...] = (30, 60, 90, 120, 150, 180)) -> str | None:
-    """Overdue bucket (003): M1 1–30, M2 31–60, … M6 151–180, M6+ beyond; None when current."""
+def bucket_for(dpd: int, bounds: Sequence[int] | None = None) -> str | None:
+    """Overdue bucket (003): M1 1–30, M2 31–60, … M6 151–180, M6+ beyond; None when current.
+
+    The one definition of buckets: the bounds are the setting `overdue_bucket_bounds` unless
+    given (the sweep's SQL, loans.sweep.bucket_case, takes the same setting)."""
+    if bounds is None:
+        bounds = get_settings().overdue_bucket_bounds
     if dpd <= 0:
         return None
     for index, upper in enumerate(bounds, start=1):

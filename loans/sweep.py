@@ -5,7 +5,6 @@ one transaction per chunk. Must not import tasks/ or flows/: proposals are retur
 
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -45,7 +44,6 @@ from audit.journal import DailyAnchor
 from core.db import is_postgres
 from core.errors import RuleViolationError, TransitionNotAllowedError
 from core.settings import Settings, get_settings
-from loans import aging
 from loans.book import LOAN
 from loans.floors import floors_for
 from loans.models import (
@@ -66,10 +64,6 @@ ACTOR = "system:daily-sweep"
 MACHINE = "loan_lifecycle"
 MARK_OVERDUE, CURE, SETTLE = "mark_overdue", "cure", "settle"
 STEPS = ("payments", "dpd", "buckets", "moves", "floors")
-# Overdue buckets (003); a setting `overdue_bucket_bounds` overrides them when core/ defines one.
-DEFAULT_BUCKET_BOUNDS: tuple[int, ...] = (
-    inspect.signature(aging.bucket_for).parameters["bounds"].default
-)
 
 LOANS: Table = Loan.__table__  # type: ignore[attr-defined]
 INSTALLMENTS: Table = Installment.__table__  # type: ignore[attr-defined]
@@ -123,6 +117,9 @@ class ChunkResult:
     proposals: list[FloorProposal] = field(default_factory=list)
     journal_entries: int = 0
     elapsed: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STEPS, 0.0))
+    # loans whose days past due, bucket, state or balances this chunk changed: their open tasks'
+    # business columns are refreshed from them (tasks.opening.refresh_business_columns)
+    changed: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -256,8 +253,9 @@ def sweep_chunk(
         result.elapsed[step] += perf_counter() - clock
         clock = perf_counter()
 
-    items = _apply_payments(session, d, lo, hi)
+    items, paid = _apply_payments(session, d, lo, hi)
     result.payments_applied = sum(item["event"] == "allocate_payment" for item in items)
+    result.changed.update(paid)
     session.flush()  # the Core statements below read the installments allocate() changed
     lap("payments")
     conn = session.connection()
@@ -265,14 +263,16 @@ def sweep_chunk(
     result.loans = conn.execute(select(func.count()).where(in_chunk)).scalar_one()
     _load_facts(session, d, lo, hi)
     _hold_arrears(session, d, lo, hi)
-    aging_update = _aging_update(session, d, lo, hi, _bucket_bounds(settings))
+    aging_update = _aging_update(session, d, lo, hi, settings.overdue_bucket_bounds)
     aged = list(conn.execute(aging_update.returning(LOANS.c.id)).scalars())
     result.dpd_updated = len(aged)
+    result.changed.update(aged)
     lap("dpd")
     _update_history(session, result, aged)
     lap("buckets")
     movers = _select_movers(session, d, lo, hi)
     moves = _decide(movers, result)
+    result.changed.update(mover.id for mover, _ in moves)
     items += _write_moves(session, moves, result)
     result.journal_entries = journal.append_many(session, items, now=now, business_date=d)
     FACTS.drop(conn)
@@ -358,7 +358,9 @@ assert LoanLifecycle.transition_table()[(LoanState.written_off.value, RECOVERY)]
 }
 
 
-def _apply_payments(session: Session, d: date, lo: int, hi: int) -> list[dict[str, Any]]:
+def _apply_payments(
+    session: Session, d: date, lo: int, hi: int
+) -> tuple[list[dict[str, Any]], list[int]]:
     """Allocate unallocated payments valued on or before `d` (few a day), each loan's under its
     lock (lock_loans: all of them first, in id order), in value-date order."""
     rows = session.execute(
@@ -387,7 +389,7 @@ def _apply_payments(session: Session, d: date, lo: int, hi: int) -> list[dict[st
         reallocation = reallocation_entry(loan_no, allocation, ACTOR)
         if reallocation is not None:
             items.append(reallocation)
-    return items
+    return items, list(by_loan)
 
 
 def _allocation_items(payment: Payment, loan_no: str, state: str) -> list[dict[str, Any]]:
@@ -534,10 +536,6 @@ def _aging_update(session: Session, d: date, lo: int, hi: int, bounds: Sequence[
 
 
 # -- 3. buckets ----------------------------------------------------------------------------------
-def _bucket_bounds(settings: Settings) -> tuple[int, ...]:
-    return tuple(getattr(settings, "overdue_bucket_bounds", DEFAULT_BUCKET_BOUNDS))
-
-
 def bucket_case(dpd: Any, bounds: Sequence[int]) -> ColumnElement[str | None]:
     """aging.bucket_for in SQL: NULL when current, M1..Mn by upper bound, then Mn+."""
     whens = [(dpd <= 0, null())] + [(dpd <= upper, f"M{i}") for i, upper in enumerate(bounds, 1)]

@@ -1,20 +1,22 @@
 """Opening human tasks one at a time (a person's request, a flow's step): idempotent by key, the
-business columns copied from the loan, journaled. Many at once: tasks/bulk.py."""
+business columns copied from the loan (and refreshed when the sweep changes it), journaled. Many
+at once: tasks/bulk.py."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.identity import OrgUnit, Role, User
 from loans import aging
 from loans.book import installments_of
-from loans.models import Borrower, Loan
+from loans.models import Borrower, Installment, Loan
 from statemachines.enums import TaskState
 from tasks.journaling import journal_task
 from tasks.models import HumanTask
@@ -100,3 +102,45 @@ def _copy_business_columns(session: Session, task: HumanTask, loan: Loan, on: da
     task.risk_class = str(loan.risk_class)
     task.bucket = aging.bucket_for(aging.days_past_due(insts, on))
     task.exposure_cents = aging.outstanding_principal_cents(insts)
+
+
+def refresh_business_columns(session: Session, loan_ids: Iterable[int]) -> int:
+    """Copy the loans' current bucket, class and exposure onto their active tasks (set-based),
+    so the inbox filters by today's values; the sweep calls it for the loans it changed. The
+    bucket is the one the sweep stored (the configured bounds); only rows that differ are
+    written. Returns the tasks updated."""
+    ids = sorted(set(loan_ids))
+    if not ids:
+        return 0
+    tasks, loans, insts = HumanTask.__table__, Loan.__table__, Installment.__table__  # type: ignore[attr-defined]
+    exposure = (
+        sa.select(
+            sa.func.coalesce(
+                sa.func.sum(insts.c.principal_due_cents - insts.c.principal_paid_cents), 0
+            )
+        )
+        .where(insts.c.loan_id == tasks.c.loan_id)
+        .scalar_subquery()
+    )
+    loan = loans.alias("l")
+    bucket = sa.select(loan.c.bucket).where(loan.c.id == tasks.c.loan_id).scalar_subquery()
+    risk = sa.select(loan.c.risk_class).where(loan.c.id == tasks.c.loan_id).scalar_subquery()
+    updated = 0
+    active = [s.value for s in TaskState if s.is_active]
+    for start in range(0, len(ids), 5_000):
+        part = ids[start : start + 5_000]
+        stmt = (
+            sa.update(tasks)
+            .where(
+                tasks.c.loan_id.in_(part),
+                tasks.c.state.in_(active),
+                sa.or_(
+                    tasks.c.bucket.is_distinct_from(bucket),
+                    tasks.c.risk_class.is_distinct_from(risk),
+                    tasks.c.exposure_cents.is_distinct_from(exposure),
+                ),
+            )
+            .values(bucket=bucket, risk_class=risk, exposure_cents=exposure)
+        )
+        updated += session.connection().execute(stmt).rowcount or 0
+    return updated

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy import exists, or_
+from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from core.calendar import BusinessCalendar
@@ -30,9 +30,6 @@ from tasks.notices import NOTICE_TITLES, Notice, render_notice
 
 # 到期前催收: at least 10 days before maturity, a month or earlier recommended (001 §三).
 MIN_NOTICE_DAYS = 10
-DEFAULT_NOTICE_DAYS = 30
-# The overdue notice is due this many business days after the unpaid maturity (bank policy).
-DEFAULT_OVERDUE_NOTICE_BUSINESS_DAYS = 3
 # Candidate loans are read with this much slack around the windows; rules then decide exactly.
 _SLACK_DAYS = 31
 
@@ -44,7 +41,7 @@ class HasMaturity(Protocol):
 def notice_days(settings: Settings) -> int:
     """Days before maturity the notice goes out: `maturity_notice_days` (default 30), never fewer
     than 10 — a smaller configured value is raised to 10, the floor of 001 §三."""
-    return max(MIN_NOTICE_DAYS, int(getattr(settings, "maturity_notice_days", DEFAULT_NOTICE_DAYS)))
+    return max(MIN_NOTICE_DAYS, settings.maturity_notice_days)
 
 
 def extension_deadline(maturity_date: date, settings: Settings) -> date:
@@ -67,7 +64,7 @@ class PlannedNotice:
     issuer_id: int  # the account manager, recorded as the document's uploader
 
 
-def _candidates(session: Session, on: date, days: int, overdue_days: int) -> tuple[list[Any], Any]:
+def _candidates(session: Session, on: date, days: int) -> tuple[list[Any], Any]:
     """Open loans maturing near `on` with what a notice says, and the same set as a subquery."""
     approved = exists().where(
         col(ExtensionRequest.loan_id) == col(Loan.id),
@@ -75,13 +72,8 @@ def _candidates(session: Session, on: date, days: int, overdue_days: int) -> tup
     )
     where = (
         col(Loan.state).not_in(CLOSED),
-        or_(
-            col(Loan.maturity_date).between(on, on + timedelta(days=days + _SLACK_DAYS)),
-            # N business days span at most about 2N calendar days plus a holiday week
-            col(Loan.maturity_date).between(
-                on - timedelta(days=2 * overdue_days + _SLACK_DAYS), on
-            ),
-        ),
+        # maturing soon, or past maturity and still open (any unpaid amount gets its notice)
+        col(Loan.maturity_date) <= on + timedelta(days=days + _SLACK_DAYS),
     )
     rows = list(
         session.connection().execute(
@@ -113,25 +105,24 @@ def plan_pre_maturity(
     - Maturity notice: opens `notice_days` before maturity (or on its due date if that is
       earlier) until the day before maturity; due on the last business day at least 10 days
       before maturity, so the notice is on time under 001 §三 whatever N is.
-    - Overdue notice: opens the day after maturity when principal is still unpaid and no
-      extension is approved (marking the loan overdue is the daily sweep's job), until it is due
-      `overdue_notice_business_days` (default 3) business days after maturity.
+    - Overdue notice: opens the day after maturity when anything (principal or interest) is
+      still unpaid and no extension is approved (marking the loan overdue is the daily sweep's
+      job), due `overdue_notice_business_days` (default 3) business days after maturity; a loan
+      found unpaid later gets it then, once per loan and maturity.
     After a scheduler outage, run the missed dates: keys make it safe, the tasks are born late.
     """
     settings = settings or get_settings()
     days = notice_days(settings)
-    overdue_days = int(
-        getattr(settings, "overdue_notice_business_days", DEFAULT_OVERDUE_NOTICE_BUSINESS_DAYS)
-    )
+    overdue_days = settings.overdue_notice_business_days
     session.flush()  # the core queries below do not autoflush
-    rows, loan_ids = _candidates(session, on, days, overdue_days)
+    rows, loan_ids = _candidates(session, on, days)
     amounts = amounts_by_loan(session, loan_ids, on)
     planned: list[PlannedNotice] = []
     for row in rows:
         facts = loan_facts(row, amounts, on)
         principal, interest, _oldest = amounts.get(row.loan_id, (0, 0, None))
         maturity: date = row.maturity_date
-        if principal <= 0:
+        if principal + interest <= 0:
             continue  # nothing left to remind of or to claim
         notice = Notice(
             kind="maturity_notice",
@@ -165,9 +156,11 @@ def plan_pre_maturity(
                 extension_window_open=window_open,
             )
         else:
-            due = calendar.add_business_days(maturity, overdue_days)
-            if not (maturity < on <= due) or row.extension_approved:
+            if on == maturity or row.extension_approved:
                 continue
+            # any amount unpaid after maturity, principal or only interest, however long ago:
+            # once per loan and maturity (the key); born late, it is due at once
+            due = max(calendar.add_business_days(maturity, overdue_days), on)
             notice = replace(notice, kind="overdue_notice", days_overdue=(on - maturity).days)
             context.update(days_overdue=notice.days_overdue)
         context["notice_no"] = notice.number

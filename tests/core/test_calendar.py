@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from core import calendar as calendar_module
 from core.calendar import BusinessCalendar, CalendarDataError, DayInfo, schedule_changes
+from core.settings import Settings
 
 EXAMPLE = Path(calendar_module.__file__).parent / "calendar_data" / "example_schedule.json"
 
@@ -312,17 +312,15 @@ def test_load_settings_directory_and_roll_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _write_schedule(tmp_path / "s.json", {"2025": {"holidays": ["2025-06-20"]}})
-    settings = SimpleNamespace(calendar_data_dir=str(tmp_path), calendar_deadline_roll="next")
+    settings = Settings(calendar_data_dir=str(tmp_path), calendar_deadline_roll="next")
     monkeypatch.setattr(calendar_module, "get_settings", lambda: settings)
     loaded = BusinessCalendar.load()
     assert loaded.deadline_by_day_of_month(2025, 6) == date(2025, 6, 23)
 
 
-def test_load_settings_unknown_roll_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = SimpleNamespace(calendar_deadline_roll="sideways")
-    monkeypatch.setattr(calendar_module, "get_settings", lambda: settings)
+def test_settings_unknown_roll_refused_naming_the_setting() -> None:
     with pytest.raises(ValueError, match="calendar_deadline_roll"):
-        BusinessCalendar.load()
+        Settings(calendar_deadline_roll="sideways")  # type: ignore[arg-type]
 
 
 def test_load_missing_directory_raises(tmp_path: Path) -> None:

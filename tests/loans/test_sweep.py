@@ -14,6 +14,7 @@ from audit.journal import DailyAnchor, JournalEntry
 from audit.verify import verify_journal
 from core.clock import FixedClock
 from core.identity import Role
+from core.settings import get_settings
 from loans import aging
 from loans.book import get_loan, installments_of
 from loans.extensions import grant_extension, request_extension
@@ -250,7 +251,9 @@ def test_sweep_three_dates_bucket_history_enters_moves_and_closes(engine, sessio
      (150, "M5"), (180, "M6"), (181, "M6+"), (999, "M6+")],
 )  # fmt: skip
 def test_bucket_case_any_dpd_matches_bucket_for(session, dpd, bucket):
-    sql = session.exec(select(sweep.bucket_case(literal(dpd), sweep.DEFAULT_BUCKET_BOUNDS))).one()
+    sql = session.exec(
+        select(sweep.bucket_case(literal(dpd), get_settings().overdue_bucket_bounds))
+    ).one()
     assert sql == aging.bucket_for(dpd) == bucket
 
 

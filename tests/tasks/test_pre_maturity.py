@@ -137,6 +137,39 @@ def test_schedule_day_after_unpaid_maturity_opens_overdue_notice(session, clock,
     assert "贷款逾期通知书" in text and "已逾期 1 天" in text and "YQ-BJ01-L3-20251201" in text
 
 
+def test_principal_paid_interest_unpaid_after_maturity_gets_the_overdue_notice(
+    session, clock, calendar, org
+):
+    """The issue: principal paid but interest not — the notice was skipped."""
+    loan = make_loan(session, org, clock, "L6", disbursed=date(2024, 12, 1))
+    _pay_through(session, "L6", date(2025, 11, 1))
+    last = installments_of(session, loan.id)[-1]
+    last.principal_paid_cents = last.principal_due_cents  # the interest of it stays unpaid
+    session.add(last)
+    session.commit()
+    result = _schedule(session, calendar, clock, date(2025, 12, 2))
+    assert list(result.created) == ["overdue_notice"]
+    task = _tasks(session)["overdue_notice:L6:2025-12-01"]
+    assert task.context["principal_outstanding_cents"] == 0
+
+
+def test_unpaid_maturity_found_weeks_later_gets_the_notice_once(session, clock, calendar, org):
+    """The issue: only an unpaid maturity within 3 business days of it got the notice. A run
+    weeks later (a scheduler outage, a loan imported late) opens it, due at once; never twice."""
+    make_loan(session, org, clock, "L7", disbursed=date(2024, 12, 1))  # matures 2025-12-01
+    _pay_through(session, "L7", date(2025, 11, 1))
+    result = _schedule(session, calendar, clock, date(2026, 1, 20))
+    task = _tasks(session)["overdue_notice:L7:2025-12-01"]
+    assert result.created == {"overdue_notice": [task.id]}
+    assert task.due_date == date(2026, 1, 20) and task.context["days_overdue"] == 50
+    task.state = "completed"
+    session.add(task)
+    session.commit()
+    for day in (date(2026, 1, 21), date(2026, 3, 1)):
+        assert _schedule(session, calendar, clock, day).created == {}
+    assert session.exec(select(func.count()).select_from(HumanTask)).one() == 1
+
+
 def test_schedule_paid_or_extended_maturity_no_overdue_notice(session, clock, calendar, org):
     make_loan(session, org, clock, "L4", disbursed=date(2024, 12, 1))
     _pay_through(session, "L4")
