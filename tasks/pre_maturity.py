@@ -18,14 +18,9 @@ from core.settings import Settings, get_settings
 from loans.models import Borrower, ExtensionRequest, ExtensionStatus, Loan
 from tasks import attachments
 from tasks.bulk import TaskRow, existing_keys, open_tasks_bulk
-from tasks.inspections import (
-    CLOSED,
-    amounts_by_loan,
-    created_by_rule,
-    loan_fact_columns,
-    loan_facts,
-    task_row,
-)
+from tasks.inspection_reports import CLOSED
+from tasks.inspections import created_by_rule
+from tasks.loan_rows import amounts_by_loan, loan_row, loan_row_columns, task_row
 from tasks.notices import NOTICE_TITLES, Notice, render_notice
 
 # 到期前催收: at least 10 days before maturity, a month or earlier recommended (001 §三).
@@ -78,10 +73,9 @@ def _candidates(session: Session, on: date, days: int) -> tuple[list[Any], Any]:
     rows = list(
         session.connection().execute(
             sa.select(
-                *loan_fact_columns(),
+                *loan_row_columns(),
                 col(Loan.maturity_date).label("maturity_date"),
                 col(Loan.principal_cents).label("principal_cents"),
-                col(Borrower.customer_no).label("customer_no"),
                 col(OrgUnit.name).label("branch_name"),
                 col(OrgUnit.code).label("branch_code"),
                 col(User.full_name).label("manager_name"),
@@ -119,7 +113,7 @@ def plan_pre_maturity(
     amounts = amounts_by_loan(session, loan_ids, on)
     planned: list[PlannedNotice] = []
     for row in rows:
-        facts = loan_facts(row, amounts, on)
+        loan = loan_row(row, amounts, on)
         principal, interest, _oldest = amounts.get(row.loan_id, (0, 0, None))
         maturity: date = row.maturity_date
         if principal + interest <= 0:
@@ -166,7 +160,7 @@ def plan_pre_maturity(
         context["notice_no"] = notice.number
         title = f"{NOTICE_TITLES[notice.kind]} {maturity.isoformat()}"
         key = f"{notice.kind}:{row.loan_no}:{maturity.isoformat()}"
-        task = task_row(facts, kind=notice.kind, key=key, title=title, due=due, context=context)
+        task = task_row(loan, kind=notice.kind, key=key, title=title, due=due, context=context)
         planned.append(PlannedNotice(task, notice, row.account_manager_id))
     return planned
 

@@ -15,20 +15,15 @@ from core.calendar import BusinessCalendar
 from loans.book import installments_of
 from loans.models import Loan
 from statemachines.enums import LoanState, RiskClass, TaskState
-from tasks.inspections import (
+from tasks.inspection_reports import (
     CoverageRow,
     LateRow,
     annual_onsite_coverage,
-    current_period,
-    dekad,
-    half_month,
     late_inspections_report,
-    monthly,
-    plan_inspections,
-    quarterly,
-    schedule_inspections,
 )
+from tasks.inspections import plan_inspections, schedule_inspections
 from tasks.models import HumanTask
+from tasks.periods import current_period, dekad, half_month, monthly, quarterly
 from tests.factories import make_borrower, make_loan
 
 ON = date(2025, 12, 1)  # a Monday; 2025-12-20 is a Saturday, so "by the 20th" is the 19th
@@ -87,19 +82,23 @@ def book(session, org, clock):
 # The exact work of 2025-12-01: key → due date (loan-card checks and monthly visits by the 20th,
 # a Saturday, so the 19th; quarterly visits by 2026-01-20; first usage a month after disbursement).
 EXPECTED_ON_DEC_1 = {
-    "loan_card_check:L-OLD:2025-12": date(2025, 12, 19),
-    "customer_visit:L-OLD:2025Q4": date(2026, 1, 20),
+    "loan_card_check:borrower:C-L-OLD:2025-12": date(2025, 12, 19),
+    "customer_visit:borrower:C-L-OLD:2025Q4": date(2026, 1, 20),
     "first_usage_check:L-NEW": date(2025, 12, 19),  # 2025-12-20 is a Saturday
-    "loan_card_check:L-NEW:2025-12": date(2025, 12, 19),  # on the book when the period opened
+    "loan_card_check:borrower:C-L-NEW:2025-12": date(
+        2025, 12, 19
+    ),  # on the book when the period opened
     "first_usage_check:L-NEW2": date(2025, 12, 25),
-    "loan_card_check:L-KEY:2025-12": date(2025, 12, 19),
-    "customer_visit:L-KEY:2025-12": date(2025, 12, 19),  # key client: monthly
-    "loan_card_check:L-SM:2025-12": date(2025, 12, 19),
-    "customer_visit:L-SM:2025-12": date(2025, 12, 19),  # 关注: monthly
-    "loan_card_check:L-WATCH:2025-12": date(2025, 12, 19),
-    "customer_visit:L-WATCH:2025-12": date(2025, 12, 19),  # watch list: monthly
-    "loan_card_check:L-SH:2025-12": date(2025, 12, 19),
-    "customer_visit:L-SH:2025Q4": date(2026, 1, 20),
+    # on the book when December's work opened (its 1st): a monthly check belongs to its month
+    "loan_card_check:borrower:C-L-NEW2:2025-12": date(2025, 12, 19),
+    "loan_card_check:borrower:C-KEY:2025-12": date(2025, 12, 19),
+    "customer_visit:borrower:C-KEY:2025-12": date(2025, 12, 19),  # key client: monthly
+    "loan_card_check:borrower:C-L-SM:2025-12": date(2025, 12, 19),
+    "customer_visit:borrower:C-L-SM:2025-12": date(2025, 12, 19),  # 关注: monthly
+    "loan_card_check:borrower:C-L-WATCH:2025-12": date(2025, 12, 19),
+    "customer_visit:borrower:C-L-WATCH:2025-12": date(2025, 12, 19),  # watch list: monthly
+    "loan_card_check:borrower:C-L-SH:2025-12": date(2025, 12, 19),
+    "customer_visit:borrower:C-L-SH:2025Q4": date(2026, 1, 20),
 }
 INTENSIVE_ON_DEC_1 = {
     "phone_follow_up:L-WATCH:2025-12-01": date(2025, 12, 10),  # 旬 1st–10th
@@ -125,9 +124,9 @@ def test_schedule_book_opens_every_rule_once_per_kind(session, book, calendar, c
     assert {rule: len(ids) for rule, ids in result.created.items()} == {
         "customer_visit": 5,
         "first_usage_check": 2,
-        "loan_card_check": 6,
+        "loan_card_check": 7,
     }
-    assert result.planned == 13
+    assert result.planned == 14
     assert all(t.state == TaskState.open for t in tasks.values())
 
 
@@ -156,8 +155,8 @@ def test_schedule_twice_second_run_creates_nothing(session, book, calendar, cloc
         session, on=ON, calendar=calendar, actor=ACTOR, now=clock.now(), intensive_monitoring=True
     )
     session.commit()
-    assert again.created == {} and again.planned == 15
-    assert session.exec(select(func.count()).select_from(HumanTask)).one() == 15
+    assert again.created == {} and again.planned == 16
+    assert session.exec(select(func.count()).select_from(HumanTask)).one() == 16
     assert session.exec(select(func.count()).select_from(JournalEntry)).one() == entries
 
 
@@ -165,7 +164,7 @@ def test_schedule_tasks_go_to_account_manager_with_business_columns(session, boo
     schedule_inspections(session, on=ON, calendar=calendar, actor=ACTOR, now=clock.now())
     session.commit()
     tasks = _tasks(session)
-    key = tasks["customer_visit:L-KEY:2025-12"]
+    key = tasks["customer_visit:borrower:C-KEY:2025-12"]
     assert key.candidate_user_id == book.users["am_bj2"].id and key.candidate_role is None
     assert key.candidate_org_path == key.branch_path == book.units["BJ01"].path
     assert key.context == {
@@ -173,6 +172,7 @@ def test_schedule_tasks_go_to_account_manager_with_business_columns(session, boo
         "cadence": "monthly",
         "reason": "key_client",
         "inspectors_required": 2,
+        "loans": ["L-KEY"],
     }
     assert (key.loan_no, key.borrower_name, key.product) == (
         "L-KEY",
@@ -181,32 +181,35 @@ def test_schedule_tasks_go_to_account_manager_with_business_columns(session, boo
     )
     assert key.exposure_cents == 120_000_00 and key.bucket == "M6+"  # nothing paid since March
     assert key.risk_class == "pass"
-    sh = tasks["customer_visit:L-SH:2025Q4"]
+    sh = tasks["customer_visit:borrower:C-L-SH:2025Q4"]
     assert sh.candidate_user_id == book.users["am_sh1"].id
     assert sh.branch_path == book.units["SH01"].path and sh.context["cadence"] == "quarterly"
-    old = tasks["loan_card_check:L-OLD:2025-12"]
+    old = tasks["loan_card_check:borrower:C-L-OLD:2025-12"]
     loan = session.exec(select(Loan).where(Loan.loan_no == "L-OLD")).one()
     unpaid = sum(
         i.principal_due_cents - i.principal_paid_cents for i in installments_of(session, loan.id)
     )
     assert old.exposure_cents == unpaid < 120_000_00 and old.bucket is None  # paid up: current
-    assert tasks["customer_visit:L-SM:2025-12"].risk_class == "special_mention"
+    assert tasks["customer_visit:borrower:C-L-SM:2025-12"].risk_class == "special_mention"
 
 
-def test_plan_day_after_deadline_opens_next_period(session, book, calendar):
-    # 2025-12-19 was December's deadline (the 20th is a Saturday): on the 20th January's opens.
+def test_plan_after_the_deadline_nothing_monthly_until_the_1st(session, book, calendar):
+    """2025-12-19 was December's deadline (the 20th is a Saturday). From the 20th to the 31st no
+    monthly check is open (December's are done or late); January's open on 01-01."""
     keys = {
         r.key: r.due_date
         for r in plan_inspections(session, on=date(2025, 12, 20), calendar=calendar)
     }
-    assert keys["loan_card_check:L-OLD:2026-01"] == date(2026, 1, 20)
-    assert keys["customer_visit:L-KEY:2026-01"] == date(2026, 1, 20)
-    assert keys["customer_visit:L-OLD:2025Q4"] == date(2026, 1, 20)  # still the current quarter
-    # L-NEW2 (disbursed 11-25) joins the monthly checks now; its first usage check is still due.
-    assert keys["loan_card_check:L-NEW2:2026-01"] == date(2026, 1, 20)
+    assert not any(k.endswith(":2026-01") or k.endswith(":2025-12") for k in keys)
+    assert keys["customer_visit:borrower:C-L-OLD:2025Q4"] == date(2026, 1, 20)  # the quarter's
     assert keys["first_usage_check:L-NEW2"] == date(2025, 12, 25)
     assert "first_usage_check:L-NEW" not in keys  # past due: opened once, on an earlier run
-    assert not any(k.endswith(":2025-12") for k in keys)
+    keys = {
+        r.key: r.due_date for r in plan_inspections(session, on=date(2026, 1, 1), calendar=calendar)
+    }
+    assert keys["loan_card_check:borrower:C-L-OLD:2026-01"] == date(2026, 1, 20)
+    assert keys["customer_visit:borrower:C-KEY:2026-01"] == date(2026, 1, 20)
+    assert keys["loan_card_check:borrower:C-L-NEW2:2026-01"] == date(2026, 1, 20)
 
 
 def test_plan_quarter_after_its_deadline_moves_to_next_quarter(session, book, calendar):
@@ -214,8 +217,8 @@ def test_plan_quarter_after_its_deadline_moves_to_next_quarter(session, book, ca
         r.key: r.due_date
         for r in plan_inspections(session, on=date(2026, 1, 21), calendar=calendar)
     }
-    assert keys["customer_visit:L-OLD:2026Q1"] == date(2026, 4, 20)
-    assert keys["customer_visit:L-SH:2026Q1"] == date(2026, 4, 20)
+    assert keys["customer_visit:borrower:C-L-OLD:2026Q1"] == date(2026, 4, 20)
+    assert keys["customer_visit:borrower:C-L-SH:2026Q1"] == date(2026, 4, 20)
 
 
 def _complete(session, key: str, at: datetime) -> None:
@@ -230,16 +233,24 @@ def test_late_report_completed_after_due_in_bank_time_counts_late(session, book,
     schedule_inspections(session, on=ON, calendar=calendar, actor=ACTOR, now=clock.now())
     session.commit()
     # 2025-12-19 09:00 UTC is 17:00 in Shanghai: on time.
-    _complete(session, "loan_card_check:L-OLD:2025-12", datetime(2025, 12, 19, 9, tzinfo=UTC))
+    _complete(
+        session, "loan_card_check:borrower:C-L-OLD:2025-12", datetime(2025, 12, 19, 9, tzinfo=UTC)
+    )
     # 2025-12-19 16:30 UTC is already 2025-12-20 00:30 in Shanghai: registered late.
-    _complete(session, "loan_card_check:L-KEY:2025-12", datetime(2025, 12, 19, 16, 30, tzinfo=UTC))
-    _complete(session, "customer_visit:L-SM:2025-12", datetime(2025, 12, 22, 2, tzinfo=UTC))
+    _complete(
+        session,
+        "loan_card_check:borrower:C-KEY:2025-12",
+        datetime(2025, 12, 19, 16, 30, tzinfo=UTC),
+    )
+    _complete(
+        session, "customer_visit:borrower:C-L-SM:2025-12", datetime(2025, 12, 22, 2, tzinfo=UTC)
+    )
     rows = late_inspections_report(session, on=date(2025, 12, 22))
     assert rows == [
-        # am_bj1 (BJ01): L-OLD on time; L-NEW, L-SM, L-WATCH loan-card checks still open
+        # am_bj1 (BJ01): L-OLD on time; L-NEW, L-NEW2, L-SM, L-WATCH loan-card checks open
         LateRow("BJ01", "am_bj1", "customer_visit", 1, 1, 0),  # L-WATCH open, L-SM late
         LateRow("BJ01", "am_bj1", "first_usage_check", 1, 0, 0),  # L-NEW (due 12-19)
-        LateRow("BJ01", "am_bj1", "loan_card_check", 3, 0, 1),
+        LateRow("BJ01", "am_bj1", "loan_card_check", 4, 0, 1),
         LateRow("BJ01", "am_bj2", "customer_visit", 1, 0, 0),
         LateRow("BJ01", "am_bj2", "loan_card_check", 0, 1, 0),
         LateRow("SH01", "am_sh1", "loan_card_check", 1, 0, 0),
@@ -253,11 +264,19 @@ def test_late_report_completed_after_due_in_bank_time_counts_late(session, book,
 def test_coverage_share_by_branch_flags_goal(session, book, calendar, clock):
     schedule_inspections(session, on=ON, calendar=calendar, actor=ACTOR, now=clock.now())
     session.commit()
-    _complete(session, "customer_visit:L-KEY:2025-12", datetime(2025, 12, 10, 2, tzinfo=UTC))
-    _complete(session, "customer_visit:L-SM:2025-12", datetime(2025, 12, 11, 2, tzinfo=UTC))
-    _complete(session, "customer_visit:L-WATCH:2025-12", datetime(2025, 12, 12, 2, tzinfo=UTC))
+    _complete(
+        session, "customer_visit:borrower:C-KEY:2025-12", datetime(2025, 12, 10, 2, tzinfo=UTC)
+    )
+    _complete(
+        session, "customer_visit:borrower:C-L-SM:2025-12", datetime(2025, 12, 11, 2, tzinfo=UTC)
+    )
+    _complete(
+        session, "customer_visit:borrower:C-L-WATCH:2025-12", datetime(2025, 12, 12, 2, tzinfo=UTC)
+    )
     # 2025-12-31 16:30 UTC is 2026-01-01 in Shanghai: it counts for 2026, not 2025.
-    _complete(session, "customer_visit:L-SH:2025Q4", datetime(2025, 12, 31, 16, 30, tzinfo=UTC))
+    _complete(
+        session, "customer_visit:borrower:C-L-SH:2025Q4", datetime(2025, 12, 31, 16, 30, tzinfo=UTC)
+    )
     rows = annual_onsite_coverage(session, year=2025)
     # BJ01: seven borrowers (the settled loan matured in 2025, so it was on the book), three seen.
     assert [(r.branch, r.borrowers, r.visited, str(r.share), r.meets_goal) for r in rows] == [
@@ -268,7 +287,9 @@ def test_coverage_share_by_branch_flags_goal(session, book, calendar, clock):
         CoverageRow("BJ01", 6, 0, Decimal("0"), False),  # the settled loan matured in 2025
         CoverageRow("SH01", 1, 1, Decimal("1"), True),
     ]
-    _complete(session, "customer_visit:L-OLD:2025Q4", datetime(2025, 12, 15, 2, tzinfo=UTC))
+    _complete(
+        session, "customer_visit:borrower:C-L-OLD:2025Q4", datetime(2025, 12, 15, 2, tzinfo=UTC)
+    )
     assert annual_onsite_coverage(session, year=2025)[0].meets_goal  # 4 of 7 ≥ 50 %
 
 
@@ -278,12 +299,15 @@ def test_coverage_share_by_branch_flags_goal(session, book, calendar, clock):
         # Spring Festival 2026 (02-15..02-23 closed): the 旬 11th–20th is due on the 14th, a
         # make-up Saturday; from the 15th the next 旬 is current.
         (dekad, date(2026, 2, 12), "2026-02-11", date(2026, 2, 14), date(2026, 2, 11)),
-        (dekad, date(2026, 2, 15), "2026-02-21", date(2026, 2, 28), date(2026, 2, 15)),
-        (half_month, date(2025, 11, 16), "2025-11-2", date(2025, 11, 28), date(2025, 11, 15)),
+        # … and its work opens when the 旬 begins (nothing is open from the 15th to the 20th)
+        (dekad, date(2026, 2, 15), "2026-02-21", date(2026, 2, 28), date(2026, 2, 21)),
+        (half_month, date(2025, 11, 16), "2025-11-2", date(2025, 11, 28), date(2025, 11, 16)),
         # In early April Q1's visit (due by 04-20) is still the current one.
         (quarterly, date(2026, 4, 5), "2026Q1", date(2026, 4, 20), date(2026, 1, 21)),
         (quarterly, date(2026, 4, 21), "2026Q2", date(2026, 7, 20), date(2026, 4, 21)),
-        (monthly, date(2025, 12, 20), "2026-01", date(2026, 1, 20), date(2025, 12, 20)),
+        # The issue: January's checks opened on 12-20, so two "monthly" checks fitted in one
+        # month. A month's checks open on its 1st.
+        (monthly, date(2025, 12, 20), "2026-01", date(2026, 1, 20), date(2026, 1, 1)),
     ],
 )
 def test_current_period_around_holidays_and_deadlines_next_deadline_wins(
