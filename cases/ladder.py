@@ -12,6 +12,7 @@ from typing import Any
 
 from core.identity import Role
 from core.settings import Settings, get_settings
+from loans import aging
 
 LEGAL = 5  # the last step: legal referral
 
@@ -59,10 +60,12 @@ def ladder(settings: Settings | None = None) -> tuple[LadderStep, ...]:
 
 
 def missed_installments(installments: Sequence[Any], on: date) -> tuple[int, int]:
-    """(consecutive, cumulative) installments due before `on` not paid in full by their due date:
+    """(consecutive, cumulative) installments payable before `on` not paid in full by then:
     the current run of misses up to `on`, and all misses of the loan."""
-    due = sorted((i for i in installments if i.due_date < on), key=lambda i: i.due_date)
-    missed = [not (i.paid_off_on is not None and i.paid_off_on <= i.due_date) for i in due]
+    due = sorted(
+        (i for i in installments if aging.pay_by(i.due_date) < on), key=lambda i: i.due_date
+    )
+    missed = [not aging.paid_on_time(i) for i in due]
     run = 0
     for was_missed in reversed(missed):
         if not was_missed:

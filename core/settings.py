@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         default="previous",
         description="When the deadline is not a business day: move to the previous one (default).",
     )
+    installment_due_roll: Literal["next", "previous", "none"] = Field(
+        default="next",
+        description="An installment or a maturity falling due on a non-business day is payable "
+        "on the next business day (顺延, default), the previous one, or on the day itself (none): "
+        "days past due, on-time payment and the overdue notice count from that day.",
+    )
     maturity_notice_days: int = Field(
         default=30, description="Maturity notice N days before maturity (never fewer than 10)."
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from core.calendar import get_calendar
 from core.settings import get_settings
 from loans.schedule import add_months
 
@@ -25,6 +26,20 @@ def _paid_off_by(inst: InstallmentLike, on: date) -> bool:
     return inst.paid_off_on is not None and inst.paid_off_on <= on
 
 
+def pay_by(due: date) -> date:
+    """The day an amount due on `due` (an installment, a maturity) must be paid by: `due` moved
+    off a non-business day per the setting `installment_due_roll` (顺延 to the next business day
+    by default; "none" keeps the contract date). Monotone, so the oldest unpaid installment is
+    also the one whose pay-by day is oldest."""
+    how = get_settings().installment_due_roll
+    return due if how == "none" else get_calendar().roll(due, how)
+
+
+def paid_on_time(inst: InstallmentLike) -> bool:
+    """Paid in full by its pay-by day."""
+    return inst.paid_off_on is not None and inst.paid_off_on <= pay_by(inst.due_date)
+
+
 def days_past_due(installments: Iterable[InstallmentLike], on: date) -> int:
     """Days since the oldest installment that was due before `on` and not paid off by `on`.
 
@@ -37,11 +52,11 @@ def days_past_due(installments: Iterable[InstallmentLike], on: date) -> int:
 
 def days_past_due_since(oldest_unpaid_due: date | None, on: date) -> int:
     """Days past due on `on` when the oldest installment not paid off by then fell due on
-    `oldest_unpaid_due` (None: nothing in arrears). The one definition: the sweep's SQL does the
-    same arithmetic (loans.sweep._aging_update)."""
+    `oldest_unpaid_due` (None: nothing in arrears), counted from its pay-by day. The one
+    definition: the sweep's SQL does the same arithmetic (loans.sweep._aging_update)."""
     if oldest_unpaid_due is None or oldest_unpaid_due >= on:
         return 0
-    return (on - oldest_unpaid_due).days
+    return max(0, (on - pay_by(oldest_unpaid_due)).days)
 
 
 def outstanding_cents(installments: Iterable[InstallmentLike]) -> int:
@@ -75,7 +90,7 @@ def restructuring_observation(
     for inst in after:
         if inst.due_date > on:
             break
-        if inst.paid_off_on is not None and inst.paid_off_on <= inst.due_date:
+        if paid_on_time(inst):
             count += 1
         else:
             start, count = inst.due_date, 0
@@ -129,7 +144,7 @@ def npl_exit(
     cleared = [
         i.paid_off_on
         for i in insts
-        if i.paid_off_on is not None and i.due_date < i.paid_off_on <= on
+        if i.paid_off_on is not None and pay_by(i.due_date) < i.paid_off_on <= on
     ]
     starts = [d for d in (max(cleared, default=None), npl_since) if d is not None]
     since = max(starts) if starts else None
@@ -139,7 +154,7 @@ def npl_exit(
     for inst in insts:
         if inst.due_date <= since or inst.due_date > on:
             continue
-        if inst.paid_off_on is not None and inst.paid_off_on <= inst.due_date:
+        if paid_on_time(inst):
             periods += 1
     ends = add_months(since, min_months)
     if periods < min_periods or on < ends:

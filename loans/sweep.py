@@ -44,6 +44,7 @@ from audit.journal import DailyAnchor
 from core.db import is_postgres
 from core.errors import RuleViolationError, TransitionNotAllowedError
 from core.settings import Settings, get_settings
+from loans import aging
 from loans.book import LOAN
 from loans.floors import floors_for
 from loans.models import (
@@ -263,6 +264,7 @@ def sweep_chunk(
     result.loans = conn.execute(select(func.count()).where(in_chunk)).scalar_one()
     _load_facts(session, d, lo, hi)
     _hold_arrears(session, d, lo, hi)
+    _load_pay_by(session, d)
     aging_update = _aging_update(session, d, lo, hi, settings.overdue_bucket_bounds)
     aged = list(conn.execute(aging_update.returning(LOANS.c.id)).scalars())
     result.dpd_updated = len(aged)
@@ -276,6 +278,7 @@ def sweep_chunk(
     items += _write_moves(session, moves, result)
     result.journal_entries = journal.append_many(session, items, now=now, business_date=d)
     FACTS.drop(conn)
+    PAY_BY.drop(conn)
     lap("moves")
     book = RuleBook.from_settings(settings)
     result.proposals = _floor_proposals(session, d, lo, hi, book, contagious_borrowers)
@@ -446,11 +449,39 @@ FACTS = Table(
     Column("first_unpaid", Date),
     prefixes=["TEMPORARY"],
 )
+# The oldest arrears' due dates that fall on a non-business day, with the day they are payable
+# by (aging.pay_by: 顺延 by default): a few rows, computed in Python from the calendar.
+PAY_BY = Table(
+    "sweep_pay_by",
+    MetaData(),
+    Column("due", Date, nullable=False),
+    Column("pay_by", Date, nullable=False),
+    prefixes=["TEMPORARY"],
+)
 
 
 def _load_facts(session: Session, d: date, lo: int, hi: int) -> None:
     FACTS.create(session.connection())
     _insert_facts(session, d, INSTALLMENTS.c.loan_id.between(lo, hi))
+
+
+def _load_pay_by(session: Session, d: date) -> None:
+    conn = session.connection()
+    PAY_BY.create(conn)
+    dues = conn.execute(
+        select(FACTS.c.first_unpaid).where(FACTS.c.first_unpaid < d).distinct()
+    ).scalars()
+    moved = [
+        {"due": due, "pay_by": aging.pay_by(due)}
+        for due in (_as_date(value) for value in dues)
+        if aging.pay_by(due) != due
+    ]
+    if moved:
+        conn.execute(insert(PAY_BY), moved)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))  # SQLite: text
 
 
 def _insert_facts(session: Session, d: date, which: ColumnElement[bool]) -> None:
@@ -503,13 +534,19 @@ def days_between(session: Session, later: date, earlier: Any) -> ColumnElement[i
 
 
 def _aging_update(session: Session, d: date, lo: int, hi: int, bounds: Sequence[int]) -> Any:
-    """ONE UPDATE: days past due (aging.days_past_due in SQL) and the bucket it falls in, for the
-    chunk's open loans (and settled ones, which drop to 0 / none), written only where either
-    changed. No version bump: derived columns, not a state change."""
+    """ONE UPDATE: days past due (aging.days_past_due in SQL, counted from the pay-by day) and the
+    bucket it falls in, for the chunk's open loans (and settled ones, which drop to 0 / none),
+    written only where either changed. No version bump: derived columns, not a state change."""
     loans, first = LOANS.alias("l"), FACTS.c.first_unpaid
+    payable = func.coalesce(PAY_BY.c.pay_by, first)
+    dpd = case((payable < d, days_between(session, d, payable)), else_=0)
     fresh = (
-        select(loans.c.id, case((first < d, days_between(session, d, first)), else_=0).label("dpd"))
-        .select_from(loans.outerjoin(FACTS, FACTS.c.loan_id == loans.c.id))
+        select(loans.c.id, dpd.label("dpd"))
+        .select_from(
+            loans.outerjoin(FACTS, FACTS.c.loan_id == loans.c.id).outerjoin(
+                PAY_BY, PAY_BY.c.due == first
+            )
+        )
         .where(
             loans.c.id.between(lo, hi),
             loans.c.state.in_(AGED),

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from core.calendar import BusinessCalendar
 from core.identity import OrgUnit, User
 from core.settings import Settings, get_settings
+from loans import aging
 from loans.models import Borrower, ExtensionRequest, ExtensionStatus, Loan
 from tasks import attachments
 from tasks.bulk import TaskRow, existing_keys, open_tasks_bulk
@@ -150,12 +151,13 @@ def plan_pre_maturity(
                 extension_window_open=window_open,
             )
         else:
-            if on == maturity or row.extension_approved:
+            payable = aging.pay_by(maturity)  # a maturity on a holiday is payable after it (顺延)
+            if on <= payable or row.extension_approved:
                 continue
             # any amount unpaid after maturity, principal or only interest, however long ago:
             # once per loan and maturity (the key); born late, it is due at once
-            due = max(calendar.add_business_days(maturity, overdue_days), on)
-            notice = replace(notice, kind="overdue_notice", days_overdue=(on - maturity).days)
+            due = max(calendar.add_business_days(payable, overdue_days), on)
+            notice = replace(notice, kind="overdue_notice", days_overdue=(on - payable).days)
             context.update(days_overdue=notice.days_overdue)
         context["notice_no"] = notice.number
         title = f"{NOTICE_TITLES[notice.kind]} {maturity.isoformat()}"
