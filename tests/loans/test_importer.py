@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-import loans.importer as importer
+import loans.imports.payments as payment_import
 from audit.journal import JournalEntry
 from core.clock import FixedClock
 from core.identity import OrgUnit, OrgUnitKind, Role, User, add_org_unit, add_user
@@ -714,7 +714,7 @@ def test_import_payments_failure_while_writing_rolls_everything_back(
             raise RuntimeError("connection lost")
         return record_payment(*args, **kwargs)
 
-    monkeypatch.setattr(importer, "record_payment", fail_second)
+    monkeypatch.setattr(payment_import, "record_payment", fail_second)
 
     with pytest.raises(RuntimeError, match="connection lost"):
         _import_file(session, clock, ImportKind.payments, "payments.csv")

@@ -132,13 +132,13 @@ def test_payment_while_the_sweep_allocates_that_loan_loses_nothing(engine, org, 
     with session_scope(engine) as s:
         loan = make_loan(s, org, clock, commit=False)
         s.add(Payment(payment_ref="FEED-1", loan_id=loan.id, value_date=DAY, amount_cents=3_000_00))
-    real = sweep._load_facts
+    real = sweep.load_facts
 
     def slow_facts(*args, **kwargs):
         time.sleep(0.5)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sweep, "_load_facts", slow_facts)
+    monkeypatch.setattr(sweep, "load_facts", slow_facts)
 
     def work(k: int) -> None:
         with session_scope(engine) as s:
@@ -263,7 +263,7 @@ def test_payment_committed_while_the_sweep_reads_the_chunk_is_counted(
     with session_scope(engine) as s:
         loan = make_loan(s, org, clock, commit=False)
         due = installments_of(s, loan.id)[0].outstanding_cents
-    real = sweep._load_facts
+    real = sweep.load_facts
 
     def facts_then_payment(*args, **kwargs):
         real(*args, **kwargs)
@@ -271,7 +271,7 @@ def test_payment_committed_while_the_sweep_reads_the_chunk_is_counted(
         payment.start()
         payment.join(30)
 
-    monkeypatch.setattr(sweep, "_load_facts", facts_then_payment)
+    monkeypatch.setattr(sweep, "load_facts", facts_then_payment)
     with session_scope(engine) as s:
         result = sweep.sweep_chunk(s, business_date=date(2025, 2, 25), loan_id_from=1,
                                    loan_id_to=10**9, now=NOW)  # fmt: skip

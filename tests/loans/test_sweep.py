@@ -411,7 +411,7 @@ def test_sweep_crash_after_first_chunk_then_full_run_same_as_clean_run(
         raise RuntimeError("killed")
 
     with monkeypatch.context() as patch, Session(engine) as s:
-        patch.setattr(sweep, "_floor_proposals", crash)  # after the moves were written
+        patch.setattr(sweep, "floor_proposals", crash)  # after the moves were written
         with pytest.raises(RuntimeError):
             sweep.sweep_chunk(s, business_date=day, loan_id_from=bounds[1][0],
                               loan_id_to=bounds[1][1], now=clock.now())  # fmt: skip
@@ -431,14 +431,14 @@ def test_sweep_version_bumped_between_select_and_update_skips_and_reports(
 ):
     make_loan(session, org, clock, "L1")
     make_loan(session, org, clock, "L2")
-    real = sweep._select_movers
+    real = sweep.select_movers
 
     def select_then_bump(s, *args):
         movers = real(s, *args)  # a user's transition on L2 commits right after the select
         s.connection().execute(text("UPDATE loans SET version = version + 1 WHERE loan_no = 'L2'"))
         return movers
 
-    monkeypatch.setattr(sweep, "_select_movers", select_then_bump)
+    monkeypatch.setattr(sweep, "select_movers", select_then_bump)
     result = _sweep(engine, clock, date(2025, 2, 20))
     assert result.moves == {"mark_overdue": 1}
     [conflict] = result.conflicts
@@ -447,7 +447,7 @@ def test_sweep_version_bumped_between_select_and_update_skips_and_reports(
         LoanState.overdue, LoanState.normal,
     )  # fmt: skip
     assert [e.event for e in _sweep_entries(session, "L2")] == []
-    monkeypatch.setattr(sweep, "_select_movers", real)
+    monkeypatch.setattr(sweep, "select_movers", real)
     assert _sweep(engine, clock, date(2025, 2, 20)).moves == {"mark_overdue": 1}  # picked up
     assert _loan(session, "L2").state == LoanState.overdue
     _journal_ok(engine)
