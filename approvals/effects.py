@@ -66,7 +66,7 @@ def requester_username(request: ApprovalRequest) -> str:
     return request.requested_by.removeprefix("u:")
 
 
-def loan_facts(session: Session, loan: Loan, on: date) -> dict[str, Any]:
+def decision_facts(session: Session, loan: Loan, on: date) -> dict[str, Any]:
     """What every decider sees about the loan on `on`, computed from the book."""
     assert loan.id is not None
     insts = installments_of(session, loan.id)
@@ -92,7 +92,7 @@ class BaseEffect:
     """Defaults: the loan's facts, no extra check, nothing to undo on refusal."""
 
     def describe(self, session: Session, request: ApprovalRequest, on: date) -> dict[str, Any]:
-        return loan_facts(session, get_loan(session, request.loan_no), on)
+        return decision_facts(session, get_loan(session, request.loan_no), on)
 
     def check_decision(
         self, session: Session, request: ApprovalRequest, form: TaskForm, on: date

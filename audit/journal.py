@@ -206,33 +206,9 @@ def chain(
 
 
 def heads_upto(session: Session, last_entry_id: int) -> list[tuple[str, str, int, str]]:
-    """(type, id, seq, hash) of every chain's last entry among entries with id ≤ last_entry_id."""
-    last = (
-        select(
-            JournalEntry.aggregate_type,
-            JournalEntry.aggregate_id,
-            func.max(JournalEntry.chain_seq).label("seq"),
-        )
-        .where(JournalEntry.id <= last_entry_id)
-        .group_by(JournalEntry.aggregate_type, JournalEntry.aggregate_id)
-        .subquery()
-    )
-    rows = session.exec(
-        select(
-            JournalEntry.aggregate_type,
-            JournalEntry.aggregate_id,
-            JournalEntry.chain_seq,
-            JournalEntry.hash,
-        )
-        .join(
-            last,
-            (JournalEntry.aggregate_type == last.c.aggregate_type)
-            & (JournalEntry.aggregate_id == last.c.aggregate_id)
-            & (JournalEntry.chain_seq == last.c.seq),
-        )
-        .order_by(JournalEntry.aggregate_type, JournalEntry.aggregate_id)
-    ).all()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    """(type, id, seq, hash) of every chain's last entry among entries with id ≤ last_entry_id
+    (anchors of the "full" scheme)."""
+    return heads_between(session, 0, last_entry_id)
 
 
 def anchor_digest(heads: list[tuple[str, str, int, str]]) -> str:

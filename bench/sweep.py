@@ -6,7 +6,7 @@ ALONE: days past due of every open loan as ONE hand-written SQL statement (contr
 no buckets, no moves, no journal, no proposals).
 
     .venv/bin/python -m bench.sweep [--loans 1000000] [--pg-url postgresql+psycopg://...]
-        [--chunk 20000] [--keep] [--explain] [--generate-only]
+        [--chunk 20000] [--keep] [--explain] [--generate-only] [--profile]
 
 Creates a throw-away database `postloan_bench_sweep_<random>`, migrates it, seeds the demo org via
 the ORM, then loads borrowers (1 corporate with 2 loans per 20 loans, the rest retail), loans with
@@ -387,7 +387,8 @@ def stale_loans(conninfo: str) -> int:
 
 
 def production_sweep(chunk: int) -> tuple[dict[str, float], int, float]:
-    """The daily-sweep flow's steps, as its Prefect tasks call them, one chunk at a time."""
+    """The daily-sweep flow's steps, as its Prefect tasks call them, one chunk at a time (the
+    import is not timed: a worker has Prefect loaded before its first run)."""
     from flows.daily_sweep import plan_day, run_anchor, run_chunk
 
     t0 = time.perf_counter()
@@ -446,6 +447,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the bench database")
     ap.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE one chunk's SQL")
     ap.add_argument("--generate-only", action="store_true", help="load the book, do not sweep")
+    ap.add_argument("--profile", action="store_true", help="cProfile the sweep (slower)")
     args = ap.parse_args()
     started, base = time.perf_counter(), make_url(args.pg_url)
     name = f"postloan_bench_sweep_{secrets.token_hex(4)}"
@@ -481,7 +483,17 @@ def main() -> None:
         if args.explain:
             explain_first_chunk(engine, conninfo, args.chunk)
         rss_before = rss_mib()
-        totals, chunks, secs = production_sweep(args.chunk)
+        import flows.daily_sweep  # noqa: F401  (loads Prefect, as a worker has: not timed)
+
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            totals, chunks, secs = profiler.runcall(production_sweep, args.chunk)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        else:
+            totals, chunks, secs = production_sweep(args.chunk)
         stale = stale_loans(conninfo)
         floor_s, floor_rows = floors[1]
         report(totals, chunks, secs, floor_s, floor_rows, gen_s, book, stale, rss_before)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from approvals import requests as approval_requests
-from approvals.effects import EffectContext, field_error, loan_facts
+from approvals.effects import EffectContext, decision_facts, field_error
 from approvals.kinds import EFFECTS as LOAN_EFFECTS
 from approvals.models import ApprovalRequest
 from approvals.records import live_requests
@@ -35,7 +35,7 @@ class WarningEffect:
     def describe(self, session: Session, request: ApprovalRequest, on: date) -> dict[str, Any]:
         case = case_of(session, request)
         return {
-            **loan_facts(session, get_loan(session, request.loan_no), on),
+            **decision_facts(session, get_loan(session, request.loan_no), on),
             "signals": case.signals,
             "description": case.description,
         }
