@@ -44,8 +44,8 @@ def demo_seed(
                 return
             raise ValidationError("the database already has data; demo seed needs an empty one")
         org = seed_demo(session, today=business_day(today), loans=loans)
-        tasks = seed_demo_tasks(session, today=business_day(today))
-    # the day's sweep proposes the floors the history left unconfirmed, then a few requests
+    # the day's sweep settles what the history paid off and proposes the floors it left
+    # unconfirmed; then the scheduler's checks (none for a loan the sweep closed), a few requests
     from cases.demo import seed_demo_requests
     from flows.daily_sweep import plan_day, run_anchor, run_chunk
 
@@ -55,6 +55,8 @@ def demo_seed(
             run_chunk(day, lo, hi)["proposals_opened"] for lo, hi in plan_day(day, 20_000)
         )
         run_anchor(day)
+        with session_scope() as session:
+            tasks = seed_demo_tasks(session, today=day)
         with session_scope() as session:
             requests = seed_demo_requests(
                 session, today=business_day(today), now=SystemClock(get_settings().tz).now()

@@ -13,6 +13,7 @@ from sqlmodel import Session, func, select
 from core.clock import FixedClock
 from core.identity import OrgUnit, OrgUnitKind, Role, User, add_org_unit, add_user, hash_password
 from core.settings import get_settings
+from loans import aging
 from loans.book import LoanTerms, installments_of, open_loan
 from loans.floors import floor_for
 from loans.models import Borrower, BorrowerKind, Loan
@@ -173,18 +174,19 @@ def _pay_history(
     assert loan.id is not None
     missed: date | None = None
     for k, inst in enumerate(installments_of(session, loan.id)):
-        if inst.due_date >= today:
+        payable = aging.pay_by(inst.due_date)  # a due date on a holiday is payable after it
+        if payable >= today:
             break
         if behaviour == "stopped" and k >= stop_after:
-            missed = inst.due_date
+            missed = payable
             break
         late = rng.randint(3, 20) if behaviour == "late" and rng.random() < 0.5 else 0
-        paid_on = inst.due_date + timedelta(days=late)
+        paid_on = payable + timedelta(days=late)
         if paid_on >= today:
-            missed = inst.due_date
+            missed = payable
             break
         if late:
-            _age(session, loan, inst.due_date, paid_on - timedelta(days=1), clock)
+            _age(session, loan, payable, paid_on - timedelta(days=1), clock)
         _at(clock, paid_on)
         record_payment(
             session,
@@ -215,7 +217,8 @@ def _at(clock: FixedClock, day: date) -> None:
 
 
 def _age(session: Session, loan: Loan, due: date, until: date, clock: FixedClock) -> None:
-    """From the day after `due` up to `until`: overdue, then each floor on the day it binds."""
+    """From the day after `due` (the installment's pay-by day) up to `until`: overdue, then each
+    floor on the day it binds."""
     settings = get_settings()
     first = due + timedelta(days=1)
     if first > until:
