@@ -8,6 +8,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+# Prefect sets up its logging on first import: do it here, not inside CliRunner's captured
+# streams (closed after each command, they broke every later Prefect log: RecursionError).
+import flows.daily_sweep  # noqa: F401
 from api.cli import app
 
 runner = CliRunner()
