@@ -306,7 +306,7 @@ def cancel_unneeded_inspections(
             continue  # the borrower still has a loan that needs the check
         task = session.get(HumanTask, task_id)
         assert task is not None
-        reason = _NO_MORE_WORK.get(state, _HANDED_OVER) if not handed_over else _HANDED_OVER
+        reason = _HANDED_OVER if handed_over else _NO_MORE_WORK[state]
         cancel_as_system(session, task, actor=actor, reason=reason, now=now, business_date=on)
         cancelled += 1
     return cancelled
