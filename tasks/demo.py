@@ -13,6 +13,7 @@ from core.clock import FixedClock
 from statemachines.enums import TaskState
 from tasks.inspections import schedule_inspections
 from tasks.models import HumanTask
+from tasks.opening import refresh_business_columns
 from tasks.service import cancel_as_system
 
 SEED_ACTOR = "system:demo-seed"
@@ -47,4 +48,7 @@ def seed_demo_tasks(
                         session, task, actor=SEED_ACTOR, reason=_DONE_BEFORE, now=clock.now(),
                         business_date=day,
                     )  # fmt: skip
+    # last month's tasks carry that month's bucket: show today's, as the next sweep would
+    with_loans = session.exec(select(col(HumanTask.loan_id)).distinct()).all()
+    refresh_business_columns(session, [loan_id for loan_id in with_loans if loan_id is not None])
     return opened
