@@ -109,29 +109,35 @@ def allocate(session: Session, loan_id: int, payments: Sequence[Payment]) -> All
     if not payments:
         return result
     lock_loans(session, [loan_id])
+    # read under the lock, overwriting rows this session may have loaded before it
     installments = list(
         session.exec(
             select(Installment)
             .where(Installment.loan_id == loan_id)
             .order_by(col(Installment.due_date), col(Installment.seq_no))
+            .execution_options(populate_existing=True)
         ).all()
     )
     earliest = result.applied[0].value_date
     later = session.exec(
-        select(Payment).where(
+        select(Payment.id)
+        .where(
             Payment.loan_id == loan_id,
             col(Payment.allocated).is_(True),
             Payment.value_date > earliest,
         )
-    ).all()
-    if not later:  # the usual case: nothing allocated is valued after these
+        .limit(1)
+    ).first()
+    if later is None:  # the usual case: nothing allocated is valued after these
         for payment in result.applied:
             _apply(payment, installments)
             session.add(payment)
         session.add_all(installments)
         return result
     earlier = session.exec(
-        select(Payment).where(Payment.loan_id == loan_id, col(Payment.allocated).is_(True))
+        select(Payment)
+        .where(Payment.loan_id == loan_id, col(Payment.allocated).is_(True))
+        .execution_options(populate_existing=True)
     ).all()
     before = {p.payment_ref: _split(p) for p in earlier}
     paid_off = {i.seq_no: i.paid_off_on for i in installments}
