@@ -176,27 +176,18 @@ def _verify_anchors(session: Session, report: VerifyReport) -> None:
             prev_digest = previous.digest if previous else None
             if anchor.first_entry_id != after or anchor.prev_digest != prev_digest:
                 report.breaks.append(
-                    Break(
-                        "anchor",
+                    _anchor_break(
                         label,
-                        None,
-                        None,
-                        "anchor_mismatch",
-                        "the anchor does not continue the previous one (an anchor was "
-                        "removed or altered)",
+                        "the anchor does not continue the previous one (an "
+                        "anchor was removed or altered)",
                     )  # fmt: skip
                 )
             heads = heads_between(session, anchor.first_entry_id, anchor.last_entry_id)
             digest = window_digest(anchor.prev_digest, heads)
         if digest != anchor.digest:
-            report.breaks.append(
-                Break(
-                    "anchor",
-                    label,
-                    None,
-                    None,
-                    "anchor_mismatch",
-                    "the chain heads no longer match the anchor",
-                )  # fmt: skip
-            )
+            report.breaks.append(_anchor_break(label, "the chain heads no longer match the anchor"))
         previous = anchor
+
+
+def _anchor_break(label: str, message: str) -> Break:
+    return Break("anchor", label, None, None, "anchor_mismatch", message)

@@ -40,13 +40,6 @@ class LoanRow:
     bucket: str | None = None
 
 
-_ROW_NAMES = (
-    "loan_id", "loan_no", "product", "branch_id", "branch_path", "account_manager_id",
-    "disbursement_date", "state", "risk_class", "borrower_id", "customer_no", "borrower_name",
-    "is_key_client",
-)  # fmt: skip
-
-
 def loan_row_columns() -> list[Any]:
     """The labelled columns a `LoanRow` is built from (join Borrower and the branch OrgUnit)."""
     return [
@@ -64,6 +57,9 @@ def loan_row_columns() -> list[Any]:
         col(Borrower.name).label("borrower_name"),
         col(Borrower.is_key_client).label("is_key_client"),
     ]
+
+
+_ROW_NAMES = tuple(column.name for column in loan_row_columns())
 
 
 def loan_row(row: Any, amounts: dict[int, tuple[int, int, date | None]], on: date) -> LoanRow:

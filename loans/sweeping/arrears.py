@@ -75,11 +75,8 @@ def load_pay_by(session: Session, d: date) -> None:
     dues = conn.execute(
         select(FACTS.c.first_unpaid).where(FACTS.c.first_unpaid < d).distinct()
     ).scalars()
-    moved = [
-        {"due": due, "pay_by": aging.pay_by(due)}
-        for due in (_as_date(value) for value in dues)
-        if aging.pay_by(due) != due
-    ]
+    rolled = {due: aging.pay_by(due) for due in (_as_date(value) for value in dues)}
+    moved = [{"due": due, "pay_by": day} for due, day in rolled.items() if day != due]
     if moved:
         conn.execute(insert(PAY_BY), moved)
 
