@@ -76,4 +76,4 @@ def db_upgrade() -> None:
     console.print(f"[green]database at head[/] ({get_engine().url.render_as_string()})")
 
 
-from api import cli_audit, cli_book, cli_flows  # noqa: E402, F401  (register their commands)
+from api import cli_audit, cli_book, cli_docs, cli_flows  # noqa: E402, F401  (register their commands)
