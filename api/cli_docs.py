@@ -53,7 +53,9 @@ def layers_markdown(pyproject: Path) -> str:
     for contract in layered:
         layers = contract["layers"]
         lines += [f"## {contract['name']}", "", "```mermaid", "flowchart TD"]
-        lines += [f"    {upper} --> {lower}" for upper, lower in zip(layers, layers[1:], strict=False)]
+        lines += [
+            f"    {upper} --> {lower}" for upper, lower in zip(layers, layers[1:], strict=False)
+        ]
         lines += ["```", ""]
     lines += [
         "## Libraries a layer may not import",

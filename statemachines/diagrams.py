@@ -10,6 +10,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Iterable
+from typing import Any, cast
 
 from statemachine.contrib.diagram import formatter
 
@@ -61,7 +62,9 @@ def transitions_table(machine: type[StrictMachine]) -> list[str]:
         "|---|---|---|---|---|",
     ]
     rows: list[tuple[int, int, str]] = []
-    order = {str(event.id): i for i, event in enumerate(machine.events)}
+    # on the class, `events` lists them in definition order (typed as the instance's method)
+    events = cast("Iterable[Any]", machine.events)
+    order = {str(event.id): i for i, event in enumerate(events)}
     for position, state in enumerate(machine.states):
         for transition in state.transitions:
             for event in transition.events:

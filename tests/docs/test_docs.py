@@ -3,8 +3,11 @@ the code makes now, and every relative link of README.md and docs/*.md names a f
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -64,6 +67,20 @@ def test_transitions_table_each_machine_row_per_table_entry() -> None:
         listed = {(row.split("|")[2].strip(" `"), row.split("|")[1].strip(" `")) for row in rows}
         assert listed == pairs, machine.__name__
         assert len(rows) == sum(len(t) for t in machine.transition_table().values())
+
+
+def test_diagrams_module_imported_no_db_web_prefect_or_template_library() -> None:
+    code = (
+        "import sys; from statemachines.diagrams import state_machines_markdown as m; m(); "
+        "print(sorted({n.split('.')[0] for n in sys.modules} & "
+        "{'sqlmodel', 'sqlalchemy', 'fastapi', 'starlette', 'prefect', 'jinja2', 'pydot'}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_stale_new_machine_added_page_reported(tmp_path, monkeypatch) -> None:
