@@ -138,31 +138,50 @@ def _markdown_files() -> list[Path]:
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def _relative_links(path: Path) -> list[str]:
-    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+def _without_code(text: str) -> str:
+    return re.sub(r"```.*?```", "", text, flags=re.S)
+
+
+def _relative_links(path: Path) -> list[tuple[str, str]]:
+    """(path, fragment) of each link to a file of the repo; "" path: this page's own anchor."""
     links = []
-    for target in LINK.findall(text):
+    for target in LINK.findall(_without_code(path.read_text(encoding="utf-8"))):
         parts = urlsplit(target)
-        if parts.scheme or parts.netloc or not parts.path:
-            continue  # http(s)://, mailto:, or an anchor in the same page
-        links.append(unquote(parts.path))
+        if parts.scheme or parts.netloc:
+            continue  # http(s)://, mailto:
+        links.append((unquote(parts.path), unquote(parts.fragment)))
     return links
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    slugs: set[str] = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*$", _without_code(page.read_text("utf-8")), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        slugs.add(slug if slug not in slugs else f"{slug}-1")
+    return slugs
 
 
 def test_relative_links_readme_and_docs_each_resolves_in_repo() -> None:
     broken = []
     for page in _markdown_files():
-        for link in _relative_links(page):
-            target = (page.parent / link).resolve()
-            if not target.exists() or ROOT not in target.parents:
+        for link, fragment in _relative_links(page):
+            target = (page.parent / link).resolve() if link else page
+            if not target.exists() or (link and ROOT not in target.parents):
                 broken.append(f"{page.relative_to(ROOT)}: {link}")
+            elif fragment and target.suffix == ".md" and fragment not in _anchors(target):
+                broken.append(f"{page.relative_to(ROOT)}: {link}#{fragment} (no such heading)")
     assert broken == []
 
 
-def test_relative_links_broken_link_found(tmp_path) -> None:
+def test_relative_links_broken_link_and_anchor_found(tmp_path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("see [gone](../nowhere.md) and [web](https://example.org)\n", encoding="utf-8")
-    assert _relative_links(page) == ["../nowhere.md"]
+    page.write_text(
+        "# Top (顶部)\nsee [gone](../nowhere.md), [web](https://example.org), [me](#top-顶部)\n",
+        encoding="utf-8",
+    )
+    assert _relative_links(page) == [("../nowhere.md", ""), ("", "top-顶部")]
+    assert _anchors(page) == {"top-顶部"}
 
 
 def test_readme_links_docs_not_shared_guidance() -> None:
