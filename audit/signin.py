@@ -1,0 +1,160 @@
+"""Sign-in attempts (登录记录): the throttle on repeated failures and their journal entries.
+
+The record lives in the database, so every worker process sees the same counts. A username that
+does not exist is counted like one that does: a lockout reveals nothing. Imports no fastapi.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Column, DateTime, Index, String, func
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from audit.journal import append
+from core.errors import PostloanError
+from core.settings import get_settings
+
+SIGNIN = "signin"  # journal aggregate type: one chain per username tried
+MACHINE = "sign_in"
+FAILED, SIGNED_IN = "failed", "signed_in"
+USERNAME_LEN = 64  # core.identity.User.username: a longer name never exists
+
+
+class SignInAttempt(SQLModel, table=True):
+    __tablename__ = "signin_attempts"
+    __table_args__ = (
+        Index("ix_signin_attempts_username_at", "username", "at"),
+        Index("ix_signin_attempts_address_at", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    username: str = Field(sa_column=Column(String(USERNAME_LEN), nullable=False))
+    address: str = Field(sa_column=Column(String(64), nullable=False))
+    outcome: str = Field(sa_column=Column(String(10), nullable=False))
+
+
+class SignInLockedError(PostloanError):
+    """Too many failed sign-ins for this username or from this address (429, Retry-After)."""
+
+    code = "sign_in_locked"
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            f"登录失败次数过多，请 {minutes} 分钟后再试 "
+            f"(too many failed sign-ins; try again in {minutes} minutes)",
+            retry_after_seconds=retry_after,
+        )
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who tries to sign in: the username as typed (capped) and the client address."""
+
+    username: str
+    address: str
+
+    @classmethod
+    def of(cls, username: str, address: str) -> Who:
+        return cls(username[:USERNAME_LEN], address[:64] or "unknown")
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite gives naive datetimes back; everything is written in UTC
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _retry_after(
+    session: Session, column: str, value: str, since: datetime, limit: int, now: datetime
+) -> int | None:
+    """Seconds until fewer than `limit` failures after `since` remain in the window, or None."""
+    field = getattr(SignInAttempt, column)
+    newest = session.exec(
+        select(SignInAttempt.at)
+        .where(field == value, SignInAttempt.outcome == FAILED, col(SignInAttempt.at) > since)
+        .order_by(col(SignInAttempt.at).desc())
+        .limit(limit)
+    ).all()
+    if len(newest) < limit:
+        return None
+    window = timedelta(minutes=get_settings().signin_window_minutes)
+    return max(1, int((_utc(newest[-1]) + window - now).total_seconds() + 0.999))
+
+
+def locked_for(session: Session, who: Who, *, now: datetime) -> int | None:
+    """Seconds this username or address stays locked (None: it may try).
+
+    A username's count starts again after its last successful sign-in; an address's does not
+    (one valid account must not reset the count of an address guessing at others)."""
+    settings, now = get_settings(), _utc(now)
+    start = now - timedelta(minutes=settings.signin_window_minutes)
+    last_ok = session.exec(
+        select(func.max(SignInAttempt.at)).where(
+            SignInAttempt.username == who.username,
+            SignInAttempt.outcome == SIGNED_IN,
+            col(SignInAttempt.at) > start,
+        )
+    ).one()
+    user_since = max(start, _utc(last_ok)) if last_ok else start
+    waits = [
+        _retry_after(
+            session, "username", who.username, user_since, settings.signin_user_max_failures, now
+        ),
+        _retry_after(
+            session, "address", who.address, start, settings.signin_address_max_failures, now
+        ),
+    ]
+    known = [w for w in waits if w is not None]
+    return max(known) if known else None
+
+
+def _journal(
+    session: Session,
+    who: Who,
+    event: str,
+    *,
+    actor: str,
+    now: datetime,
+    today: date,
+    **payload: object,
+) -> None:
+    append(
+        session,
+        aggregate_type=SIGNIN,
+        aggregate_id=who.username or "-",
+        machine=MACHINE,
+        event=event,
+        from_state=None,
+        to_state=None,
+        actor=actor,
+        now=now,
+        business_date=today,
+        payload={"address": who.address, **payload},
+    )
+
+
+def record_failure(session: Session, who: Who, *, now: datetime, today: date) -> None:
+    """A wrong password (or unknown username): counted, journalled; reaching a limit is a
+    lockout, journalled once. In the caller's transaction."""
+    session.add(
+        SignInAttempt(at=_utc(now), username=who.username, address=who.address, outcome=FAILED)
+    )
+    session.flush()
+    _journal(session, who, "fail_sign_in", actor="system:sign-in", now=now, today=today)
+    wait = locked_for(session, who, now=now)
+    if wait is not None:
+        _journal(
+            session, who, "lock_out", actor="system:sign-in", now=now, today=today,
+            retry_after_seconds=wait,
+        )  # fmt: skip
+
+
+def record_success(session: Session, who: Who, *, now: datetime, today: date) -> None:
+    session.add(
+        SignInAttempt(at=_utc(now), username=who.username, address=who.address, outcome=SIGNED_IN)
+    )
+    _journal(session, who, "sign_in", actor=f"u:{who.username}", now=now, today=today)
