@@ -6,8 +6,10 @@ does not exist is counted like one that does: a lockout reveals nothing. Imports
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, String, func
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -69,20 +71,25 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _retry_after(
-    session: Session, column: str, value: str, since: datetime, limit: int, now: datetime
+    session: Session, field: Any, value: str, after_id: int, limit: int, now: datetime
 ) -> int | None:
-    """Seconds until fewer than `limit` failures after `since` remain in the window, or None."""
-    field = getattr(SignInAttempt, column)
+    """Seconds until fewer than `limit` failures of the window (written after row `after_id`)
+    remain, or None when there are fewer already."""
+    window = timedelta(minutes=get_settings().signin_window_minutes)
     newest = session.exec(
         select(SignInAttempt.at)
-        .where(field == value, SignInAttempt.outcome == FAILED, col(SignInAttempt.at) > since)
+        .where(
+            field == value,
+            SignInAttempt.outcome == FAILED,
+            col(SignInAttempt.at) > now - window,
+            col(SignInAttempt.id) > after_id,
+        )
         .order_by(col(SignInAttempt.at).desc())
         .limit(limit)
     ).all()
     if len(newest) < limit:
         return None
-    window = timedelta(minutes=get_settings().signin_window_minutes)
-    return max(1, int((_utc(newest[-1]) + window - now).total_seconds() + 0.999))
+    return max(1, math.ceil((_utc(newest[-1]) + window - now).total_seconds()))
 
 
 def locked_for(session: Session, who: Who, *, now: datetime) -> int | None:
@@ -91,21 +98,27 @@ def locked_for(session: Session, who: Who, *, now: datetime) -> int | None:
     A username's count starts again after its last successful sign-in; an address's does not
     (one valid account must not reset the count of an address guessing at others)."""
     settings, now = get_settings(), _utc(now)
-    start = now - timedelta(minutes=settings.signin_window_minutes)
     last_ok = session.exec(
-        select(func.max(SignInAttempt.at)).where(
-            SignInAttempt.username == who.username,
-            SignInAttempt.outcome == SIGNED_IN,
-            col(SignInAttempt.at) > start,
+        select(func.max(SignInAttempt.id)).where(
+            SignInAttempt.username == who.username, SignInAttempt.outcome == SIGNED_IN
         )
     ).one()
-    user_since = max(start, _utc(last_ok)) if last_ok else start
     waits = [
         _retry_after(
-            session, "username", who.username, user_since, settings.signin_user_max_failures, now
+            session,
+            SignInAttempt.username,
+            who.username,
+            last_ok or 0,
+            settings.signin_user_max_failures,
+            now,
         ),
         _retry_after(
-            session, "address", who.address, start, settings.signin_address_max_failures, now
+            session,
+            SignInAttempt.address,
+            who.address,
+            0,
+            settings.signin_address_max_failures,
+            now,
         ),
     ]
     known = [w for w in waits if w is not None]
