@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, String, func
+from sqlalchemy import Column, DateTime, Index, String, delete, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from audit.journal import append
@@ -92,37 +92,50 @@ def _retry_after(
     return max(1, math.ceil((_utc(newest[-1]) + window - now).total_seconds()))
 
 
-def locked_for(session: Session, who: Who, *, now: datetime) -> int | None:
-    """Seconds this username or address stays locked (None: it may try).
+def _waits(session: Session, who: Who, now: datetime) -> dict[str, int]:
+    """What is locked ("username", "address") and for how many seconds.
 
     A username's count starts again after its last successful sign-in; an address's does not
     (one valid account must not reset the count of an address guessing at others)."""
     settings, now = get_settings(), _utc(now)
+    window_start = now - timedelta(minutes=settings.signin_window_minutes)
     last_ok = session.exec(
         select(func.max(SignInAttempt.id)).where(
-            SignInAttempt.username == who.username, SignInAttempt.outcome == SIGNED_IN
+            SignInAttempt.username == who.username,
+            SignInAttempt.outcome == SIGNED_IN,
+            col(SignInAttempt.at) > window_start,
         )
     ).one()
-    waits = [
-        _retry_after(
-            session,
-            SignInAttempt.username,
-            who.username,
-            last_ok or 0,
-            settings.signin_user_max_failures,
-            now,
-        ),
-        _retry_after(
-            session,
-            SignInAttempt.address,
-            who.address,
-            0,
-            settings.signin_address_max_failures,
-            now,
-        ),
-    ]
-    known = [w for w in waits if w is not None]
-    return max(known) if known else None
+    limits = {
+        "username": (SignInAttempt.username, who.username, last_ok or 0),
+        "address": (SignInAttempt.address, who.address, 0),
+    }
+    maxima = {
+        "username": settings.signin_user_max_failures,
+        "address": settings.signin_address_max_failures,
+    }
+    waits = {
+        scope: _retry_after(session, field, value, after, maxima[scope], now)
+        for scope, (field, value, after) in limits.items()
+    }
+    return {scope: wait for scope, wait in waits.items() if wait is not None}
+
+
+def locked_for(session: Session, who: Who, *, now: datetime) -> int | None:
+    """Seconds this username or address stays locked (None: it may try)."""
+    waits = _waits(session, who, now)
+    return max(waits.values()) if waits else None
+
+
+def _prune(session: Session, who: Who, now: datetime) -> None:
+    # The journal keeps the record; this table needs only the window (both indexes serve this).
+    cutoff = _utc(now) - timedelta(minutes=get_settings().signin_window_minutes)
+    session.execute(
+        delete(SignInAttempt).where(
+            col(SignInAttempt.at) < cutoff,
+            (SignInAttempt.username == who.username) | (SignInAttempt.address == who.address),
+        )
+    )
 
 
 def _journal(
@@ -152,21 +165,29 @@ def _journal(
 
 def record_failure(session: Session, who: Who, *, now: datetime, today: date) -> None:
     """A wrong password (or unknown username): counted, journalled; reaching a limit is a
-    lockout, journalled once. In the caller's transaction."""
+    lockout, journalled once (what it locks and for how long). In the caller's transaction."""
+    _prune(session, who, now)
     session.add(
         SignInAttempt(at=_utc(now), username=who.username, address=who.address, outcome=FAILED)
     )
     session.flush()
     _journal(session, who, "fail_sign_in", actor="system:sign-in", now=now, today=today)
-    wait = locked_for(session, who, now=now)
-    if wait is not None:
+    waits = _waits(session, who, now)
+    if waits:
         _journal(
-            session, who, "lock_out", actor="system:sign-in", now=now, today=today,
-            retry_after_seconds=wait,
-        )  # fmt: skip
+            session,
+            who,
+            "lock_out",
+            actor="system:sign-in",
+            now=now,
+            today=today,
+            locked=sorted(waits),
+            retry_after_seconds=max(waits.values()),
+        )
 
 
 def record_success(session: Session, who: Who, *, now: datetime, today: date) -> None:
+    _prune(session, who, now)
     session.add(
         SignInAttempt(at=_utc(now), username=who.username, address=who.address, outcome=SIGNED_IN)
     )

@@ -101,11 +101,21 @@ def test_lockout_of_one_user_leaves_others_alone(client, clock_now):
     assert _token(client, "am_bj2").status_code == 200
 
 
-def test_address_twenty_failures_locks_every_username(client, clock_now):
+def test_address_twenty_failures_locks_every_username(client, clock_now, session):
     for i in range(20):  # four each for five names: no username reaches its own limit
         assert _token(client, f"user{i % 5}", "wrong").status_code == 401
     response = _token(client, "am_bj2")
     assert response.status_code == 429 and int(response.headers["retry-after"]) > 0
+    lockout = session.exec(select(JournalEntry).where(JournalEntry.event == "lock_out")).one()
+    assert lockout.aggregate_id == "user4" and lockout.payload["locked"] == ["address"]
+
+
+def test_rows_older_than_window_pruned_on_next_attempt(client, clock_now, session):
+    _fail(client, clock_now, 3)
+    clock_now.advance(minutes=30)
+    assert _token(client).status_code == 200
+    rows = session.exec(select(SignInAttempt)).all()
+    assert [r.outcome for r in rows] == ["signed_in"]  # the journal keeps the failures
 
 
 def test_failures_recorded_elsewhere_lock_here(client, clock_now, session):
@@ -151,7 +161,11 @@ def test_failures_lockout_and_sign_in_journalled_chain_verifies(client, clock_no
     ).all()
     assert [e.event for e in entries] == ["sign_in", *["fail_sign_in"] * 5, "lock_out"]
     assert entries[0].actor == "u:am_bj1" and entries[1].actor == "system:sign-in"
-    assert entries[-1].payload == {"address": "testclient", "retry_after_seconds": 660}
+    assert entries[-1].payload == {
+        "address": "testclient",
+        "locked": ["username"],
+        "retry_after_seconds": 660,
+    }
     assert entries[-1].wall_time.replace(tzinfo=UTC) == clock_now.now().replace(
         tzinfo=UTC
     ) - timedelta(minutes=1)
