@@ -3,7 +3,9 @@ http-only cookie (pages). Passwords are stored hashed (argon2, core.identity).""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
+from functools import lru_cache
 from typing import Annotated
 
 import jwt
@@ -14,7 +16,7 @@ from sqlmodel import Session, select
 from api.deps import ClockDep, SessionDep
 from core.clock import Clock
 from core.errors import AuthenticationError
-from core.identity import User, verify_password
+from core.identity import User, hash_password, verify_password
 from core.settings import get_settings, signing_key
 from tasks.access import Actor, actor_for
 
@@ -23,11 +25,19 @@ ALGORITHM = "HS256"
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
+@lru_cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(16))
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
+    """The user whose password this is. An unknown or inactive user costs the same hashing
+    (a dummy hash) and gets the same message: nothing reveals which usernames exist."""
     user = session.exec(select(User).where(User.username == username)).first()
-    # same message either way: do not reveal which usernames exist
-    if user is None or not user.active or not verify_password(password, user.password_hash):
-        raise AuthenticationError("wrong username or password")
+    stored = user.password_hash if user is not None else _dummy_hash()
+    matches = verify_password(password, stored)
+    if user is None or not user.active or not matches:
+        raise AuthenticationError("用户名或密码错误 (wrong username or password)")
     return user
 
 
@@ -36,6 +46,7 @@ def issue_token(user: User, clock: Clock) -> str:
     now = clock.now()
     claims = {
         "sub": user.username,
+        "jti": secrets.token_urlsafe(16),  # each sign-in its own session (and CSRF token)
         "iat": now,
         "exp": now + timedelta(minutes=settings.token_minutes),
     }

@@ -19,6 +19,8 @@ from rich.table import Table
 from api.cli import DateOpt, app, business_day, console, domain_errors, err
 from core.settings import get_settings
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
 
 @app.command("sweep")
 def sweep_cmd(
@@ -134,8 +136,14 @@ def serve(
 ) -> None:
     """Serve the API and pages (api.main:app) and the flows with their schedules.
 
-    Uses PREFECT_API_URL when set; otherwise starts a local Prefect server first."""
+    Uses PREFECT_API_URL when set; otherwise starts a local Prefect server first. On a
+    loopback host (the local demo, plain HTTP) cookies go without the Secure flag unless
+    POSTLOAN_COOKIE_SECURE says otherwise."""
     import uvicorn
+
+    if host in LOOPBACK and "POSTLOAN_COOKIE_SECURE" not in os.environ:
+        os.environ["POSTLOAN_COOKIE_SECURE"] = "false"  # before the app reads its settings
+        get_settings.cache_clear()
 
     if not flows:
         uvicorn.run("api.main:app", host=host, port=port)

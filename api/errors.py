@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.deps import templates
 from api.i18n import language, translator
+from audit.signin import SignInLockedError
 from core.errors import (
     AuthenticationError,
     ConflictError,
@@ -22,6 +23,7 @@ from core.errors import (
 )
 
 STATUS: list[tuple[type[PostloanError], int]] = [
+    (SignInLockedError, 429),
     (AuthenticationError, 401),
     (NotFoundError, 404),
     (PermissionDeniedError, 403),
@@ -65,4 +67,7 @@ def install(app: FastAPI) -> None:
                 },
                 status_code=status,
             )
-        return JSONResponse(status_code=status, content={"detail": exc.to_dict()})
+        headers = (
+            {"Retry-After": str(exc.retry_after)} if isinstance(exc, SignInLockedError) else None
+        )
+        return JSONResponse(status_code=status, content={"detail": exc.to_dict()}, headers=headers)

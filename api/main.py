@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, pages, request_pages, task_pages
+from api import csrf, errors, pages, request_pages, task_pages
 from api.deps import STATIC_DIR
 from api.routes import attachments, audit, auth, loans, requests, tasks
 from forms import FORMS, json_schema
@@ -17,6 +17,7 @@ app = FastAPI(
     title="postloan 贷后管理",
     summary="Post-loan management: loan lifecycle, inspections, approvals and audit replay.",
     version="0.1.0",
+    dependencies=[Depends(csrf.guard)],  # every unsafe cookie-authenticated request
 )
 errors.install(app)
 app.include_router(auth.router, prefix="/api/v1")

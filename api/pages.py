@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import COOKIE, ActorDep, authenticate, issue_token
+from api import csrf
+from api.auth import COOKIE, ActorDep, issue_token
 from api.deps import ClockDep, SessionDep, templates
 from api.i18n import (
     DECISIONS,
@@ -25,6 +26,7 @@ from api.i18n import (
     translator,
 )
 from api.routes.loans import org_paths
+from api.signin_throttle import SignInLockedError, address, sign_in
 from approvals.queries import list_requests, names_of, person
 from approvals.requests import filing_options
 from cases.warnings import SIGNALS, warnings_of_loan
@@ -47,6 +49,7 @@ def render(
         request,
         name,
         {
+            "csrf_token": csrf.token_for(request),
             **context,
             "current_user": context["actor"].me.user if context.get("actor") else None,
             "lang": lang,
@@ -96,11 +99,24 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/inbox"
 
 
+def _login_form(
+    request: Request, context: dict[str, Any], status_code: int = 200, **headers: str
+) -> Response:
+    """The login page; its token is bound to a pre-session cookie (against login CSRF)."""
+    new_cookies: dict[str, str] = {}
+    token = csrf.login_token_for(request, new_cookies)
+    response = render(
+        request, "login.html.j2", {**context, "csrf_token": token}, status_code=status_code
+    )
+    for name, value in new_cookies.items():
+        csrf.set_cookie(response, name, value)
+    response.headers.update(headers)
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None) -> Response:
-    return render(
-        request, "login.html.j2", {"next": _safe_next(next), "error": None, "username": ""}
-    )
+    return _login_form(request, {"next": _safe_next(next), "error": None, "username": ""})
 
 
 @router.post("/login")
@@ -112,22 +128,17 @@ def login_submit(
     password: Annotated[str, Form()] = "",
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
+    context: dict[str, Any] = {"next": _safe_next(next), "username": username}
     try:
-        user = authenticate(session, username.strip(), password)
+        user = sign_in(session, username.strip(), password, address(request), clock)
     except AuthenticationError as exc:
-        return render(
-            request,
-            "login.html.j2",
-            {"next": _safe_next(next), "error": exc.message, "username": username},
-            status_code=401,
-        )
+        return _login_form(request, {**context, "error": exc.message}, 401)
+    except SignInLockedError as exc:  # a correct password too: the lockout holds
+        context.update(error=exc.message, locked=True)
+        return _login_form(request, context, 429, **{"Retry-After": str(exc.retry_after)})
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        COOKIE,
-        issue_token(user, clock),
-        httponly=True,
-        samesite="lax",
-        max_age=get_settings().token_minutes * 60,
+    csrf.set_cookie(
+        response, COOKIE, issue_token(user, clock), max_age=get_settings().token_minutes * 60
     )
     return response
 
@@ -135,7 +146,9 @@ def login_submit(
 @router.post("/logout")
 def logout() -> Response:
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(
+        COOKIE, httponly=True, samesite="lax", secure=get_settings().cookie_secure
+    )
     return response
 
 

@@ -35,6 +35,24 @@ class Settings(BaseSettings):
         "random key is generated once into var/secret_key (development).",
     )
     secret_key_file: str = "var/secret_key"
+    cookie_secure: bool = Field(
+        default=True,
+        description="Send the session and CSRF cookies only over HTTPS (Secure flag). On by "
+        "default; the local demo (`make run`, `postloan serve` on localhost) turns it off.",
+    )
+    # Sign-in throttle (audit/signin.py): repeated failures lock a username, then an address.
+    signin_window_minutes: int = Field(
+        default=15, ge=1, description="Failures of the last N minutes count towards a lockout."
+    )
+    signin_user_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="N failures for one username within the window lock it until the oldest "
+        "of them leaves the window (a sign-in in between starts the count again).",
+    )
+    signin_address_max_failures: int = Field(
+        default=20, ge=1, description="N failures from one address within the window lock it."
+    )
 
     # 五级分类 floors by days past due (商业银行金融资产风险分类办法 2023).
     classification_grace_days: int = Field(

@@ -30,6 +30,9 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # fall due on the 15th, often a weekend). The bank's default, 顺延 to the next business day, is
 # tested on its own in tests/loans/test_pay_by.py, where each test sets the roll it checks.
 os.environ.setdefault("POSTLOAN_INSTALLMENT_DUE_ROLL", "none")
+# The test client (and the browser tests' local server) speak plain HTTP: a Secure cookie would
+# never come back. tests/api/test_csrf.py turns the setting on where it checks the flag.
+os.environ.setdefault("POSTLOAN_COOKIE_SECURE", "false")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.auth import authenticate, issue_token
+from api.auth import issue_token
 from api.deps import ClockDep, SessionDep
+from api.signin_throttle import address, sign_in
 from api.task_schemas import Token
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -16,8 +17,11 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/token", response_model=Token)
 def login_for_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, clock: ClockDep
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    clock: ClockDep,
 ) -> Token:
-    return Token(
-        access_token=issue_token(authenticate(session, form.username, form.password), clock)
-    )
+    """401 for wrong credentials (one message); 429 with Retry-After while locked out."""
+    user = sign_in(session, form.username, form.password, address(request), clock)
+    return Token(access_token=issue_token(user, clock))

@@ -11,6 +11,7 @@ from api.deps import get_clock
 from api.main import app
 from core.clock import FixedClock
 from loans.demo import DEMO_PASSWORD
+from tests.api.browser import post_form, sign_in, sign_out
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def test_token_wrong_credentials_401_same_message(client, username, password):
     assert response.status_code == 401
     assert response.json()["detail"] == {
         "code": "not_authenticated",
-        "message": "wrong username or password",
+        "message": "用户名或密码错误 (wrong username or password)",
         "context": {},
     }
 
@@ -73,23 +74,25 @@ def test_page_without_session_redirects_to_login(client):
 
 
 def test_login_page_wrong_password_shows_error_keeps_username(client):
-    response = client.post("/login", data={"username": "am_bj1", "password": "bad"})
+    response = sign_in(client, "am_bj1", "bad")
     assert response.status_code == 401
     assert "用户名或密码错误" in response.text and 'value="am_bj1"' in response.text
 
 
 def test_login_next_only_local_paths(client):
-    response = client.post(
+    response = post_form(
+        client,
         "/login",
-        data={"username": "am_bj1", "password": DEMO_PASSWORD, "next": "//evil.example/"},
+        "/login",
+        {"username": "am_bj1", "password": DEMO_PASSWORD, "next": "//evil.example/"},
         follow_redirects=False,
     )
     assert response.headers["location"] == "/inbox"
 
 
 def test_logout_clears_session(client):
-    client.post("/login", data={"username": "am_bj1", "password": DEMO_PASSWORD})
-    client.post("/logout", follow_redirects=False)
+    sign_in(client, "am_bj1")
+    sign_out(client)
     assert client.get("/loans", follow_redirects=False).status_code == 303
 
 

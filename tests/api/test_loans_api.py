@@ -22,6 +22,7 @@ from core.errors import (
 from loans.demo import DEMO_PASSWORD
 from loans.transitions import reclassify_loan, transition_loan
 from statemachines.enums import RiskClass
+from tests.api.browser import sign_in
 from tests.factories import make_loan
 
 
@@ -51,11 +52,7 @@ def client(engine, session, org, clock):
     fixed.set_date(date(2025, 3, 10))
     app.dependency_overrides[get_clock] = lambda: fixed
     with TestClient(app) as c:
-        login = c.post(
-            "/login",
-            data={"username": "auditor", "password": DEMO_PASSWORD},
-            follow_redirects=False,
-        )
+        login = sign_in(c, "auditor", follow_redirects=False)
         assert login.status_code == 303  # the session cookie now rides along (pages + API)
         yield c
     app.dependency_overrides.clear()
@@ -119,7 +116,7 @@ def test_branch_user_sees_own_branch_only(client):
 
 def test_audit_verify_ok(client):
     body = client.get("/api/v1/audit/verify").json()
-    assert body["ok"] is True and body["chains"] == 2
+    assert body["ok"] is True and body["chains"] == 3  # two loans and the auditor's sign-in
 
 
 def test_loans_page_chinese_first_english_on_request(client):

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from api.deps import get_clock
 from api.main import app
 from core.clock import FixedClock
-from loans.demo import DEMO_PASSWORD
+from tests.api.browser import post_form, sign_in
 from tests.approvals.conftest import BIG, TODAY, pay_through
 from tests.factories import make_loan
 
@@ -35,22 +35,25 @@ def web(engine, session, org, clock, tmp_path, monkeypatch):
 
 def _as(client: TestClient, username: str) -> TestClient:
     client.cookies.clear()
-    client.post("/login", data={"username": username, "password": DEMO_PASSWORD})
+    sign_in(client, username)
     return client
 
 
 def _file(client: TestClient, **fields) -> object:
     data = {"new_maturity_date": "2026-07-15", "reason": "下游客户回款延迟"} | fields
-    return client.post("/loans/L2/apply/extension", data=data, follow_redirects=False)
+    page = "/loans/L2/apply/extension"
+    return post_form(client, page, page, data, follow_redirects=False)
 
 
 def _approve(client: TestClient, username: str, opinion: str) -> None:
     _as(client, username)
     task_id = re.search(r'data-task-id="(\d+)"', client.get("/inbox").text).group(1)
-    client.post(f"/tasks/{task_id}/claim")
-    done = client.post(
+    post_form(client, f"/tasks/{task_id}", f"/tasks/{task_id}/claim")
+    done = post_form(
+        client,
         f"/tasks/{task_id}",
-        data={"_action": "complete", "decision": "approve", "opinion": opinion,
+        f"/tasks/{task_id}",
+        {"_action": "complete", "decision": "approve", "opinion": opinion,
               "guarantor_consent_filed": "true", "approved_term_months": "6"},
         follow_redirects=False,
     )  # fmt: skip
@@ -102,7 +105,7 @@ def test_auditor_reads_request_files_nothing_other_branch_404(web):
 
 def test_applicant_withdraws_from_request_page(web):
     request_url = _file(_as(web, "am_bj1")).headers["location"].split("?")[0]
-    page = web.post(f"{request_url}/withdraw", data={"reason": "客户已筹得资金"})
+    page = post_form(web, request_url, f"{request_url}/withdraw", {"reason": "客户已筹得资金"})
     assert page.status_code == 200 and "已撤回" in page.text
     assert "撤回申请" not in web.get(request_url).text  # nothing left to withdraw
 
@@ -115,11 +118,14 @@ def test_request_page_in_english(web):
 
 def test_warning_reported_from_loan_page(web):
     client = _as(web, "am_bj1")
-    bad = client.post("/loans/L2/apply/warning_report", data={"description": "x"})
+    form = "/loans/L2/apply/warning_report"
+    bad = post_form(client, form, form, {"description": "x"})
     assert bad.status_code == 422 and "请至少选择一个预警信号" in bad.text
-    ok = client.post(
-        "/loans/L2/apply/warning_report",
-        data={"signals": ["sued_by_suppliers"], "description": "被两家供应商起诉"},
+    ok = post_form(
+        client,
+        form,
+        form,
+        {"signals": ["sued_by_suppliers"], "description": "被两家供应商起诉"},
         follow_redirects=False,
     )
     assert ok.status_code == 303

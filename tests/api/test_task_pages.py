@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from api.deps import get_clock
 from api.main import app
 from core.clock import FixedClock
-from loans.demo import DEMO_PASSWORD
+from tests.api.browser import post_form, sign_in, sign_out
 from tests.factories import make_loan
 from tests.tasks.conftest import new_task
 
@@ -28,7 +28,7 @@ def web(engine, session, org, clock, tmp_path, monkeypatch):
     fixed.set_date(date(2025, 3, 3))
     app.dependency_overrides[get_clock] = lambda: fixed
     with TestClient(app) as client:
-        client.post("/login", data={"username": "am_bj1", "password": DEMO_PASSWORD})
+        sign_in(client, "am_bj1")
         yield client, late, fine
     app.dependency_overrides.clear()
 
@@ -50,10 +50,12 @@ def test_inbox_filter_overdue_only(web):
 
 def test_task_page_claim_then_form_errors_keep_input(web):
     client, late, _ = web
-    client.post(f"/tasks/{late.id}/claim")
-    response = client.post(
+    post_form(client, f"/tasks/{late.id}", f"/tasks/{late.id}/claim")
+    response = post_form(
+        client,
         f"/tasks/{late.id}",
-        data={
+        f"/tasks/{late.id}",
+        {
             "_action": "complete",
             "other_bank_credit_balance_change": "12.5",
             "external_guarantee_balance_change": "0",
@@ -68,10 +70,12 @@ def test_task_page_claim_then_form_errors_keep_input(web):
 
 def test_task_page_draft_saved_then_shown(web):
     client, late, _ = web
-    client.post(f"/tasks/{late.id}/claim")
-    saved = client.post(
+    post_form(client, f"/tasks/{late.id}", f"/tasks/{late.id}/claim")
+    saved = post_form(
+        client,
         f"/tasks/{late.id}",
-        data={"_action": "draft", "environment_social_security_tax_notes": "社保正常"},
+        f"/tasks/{late.id}",
+        {"_action": "draft", "environment_social_security_tax_notes": "社保正常"},
         follow_redirects=True,
     )
     assert "草稿已保存" in saved.text and "社保正常" in saved.text
@@ -79,8 +83,8 @@ def test_task_page_draft_saved_then_shown(web):
 
 def test_task_page_other_branch_404(web, session, org, clock):
     client, late, _ = web
-    client.post("/logout")
-    client.post("/login", data={"username": "am_sh1", "password": DEMO_PASSWORD})
+    sign_out(client)
+    sign_in(client, "am_sh1")
     assert client.get(f"/tasks/{late.id}").status_code == 404
 
 
@@ -92,9 +96,9 @@ def test_loan_page_lists_open_tasks(web):
 
 def test_task_page_submit_by_non_assignee_403_before_form_check(web):
     client, late, _ = web
-    client.post(f"/tasks/{late.id}/claim")
-    client.post("/logout")
-    client.post("/login", data={"username": "am_bj2", "password": DEMO_PASSWORD})
-    response = client.post(f"/tasks/{late.id}", data={"_action": "complete"})
+    post_form(client, f"/tasks/{late.id}", f"/tasks/{late.id}/claim")
+    sign_out(client)
+    sign_in(client, "am_bj2")
+    response = post_form(client, "/inbox", f"/tasks/{late.id}", {"_action": "complete"})
     assert response.status_code == 403
     assert "not in am_bj2&#39;s inbox" in response.text
