@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.deps import templates
 from api.i18n import language, translator
+from api.i18n_messages import error_message
 from audit.signin import SignInLockedError
 from core.errors import (
     AuthenticationError,
@@ -62,6 +63,7 @@ def install(app: FastAPI) -> None:
                 {
                     "status": status,
                     "error": exc,
+                    "message": error_message(exc, lang),
                     "lang": lang,
                     "t": translator(lang),
                 },

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from fastapi import Request
 
+from api.i18n_messages import LOAN_STATES_EN, RISK_CLASSES_EN
 from statemachines.enums import LoanState, RiskClass
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -78,6 +79,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "claimed": ("已领取，可以填写", "Claimed: you can fill it in now"),
     "fix_errors": ("请修改标出的字段后再提交", "Please correct the marked fields"),
     "completed_by": ("完成人", "Completed by"),
+    "completed_at": ("提交时间", "Submitted at"),
+    "submitted_by_at": ("已提交", "Submitted"),
+    "assigned": ("已分派", "Assigned"),
+    "assign": ("分派给", "Assign to"),
+    "delegate": ("转派给", "Delegate to"),
+    "hand_reason": ("原因", "Reason"),
+    "choose_person": ("请选择人员", "Choose a person"),
+    "all_tasks": ("任务", "Tasks"),
+    "claimed_at": ("领取时间", "Claimed at"),
     "read_only_form": ("只读", "read-only"),
     "state_open": ("待领取", "open"),
     "state_claimed": ("处理中", "claimed"),
@@ -257,7 +267,8 @@ def state_label(value: str | None, lang: str) -> str:
             member = enum(value)
         except ValueError:
             continue
-        return member.label_zh if lang != "en" else member.value.replace("_", " ")
+        english = LOAN_STATES_EN if enum is LoanState else RISK_CLASSES_EN
+        return member.label_zh if lang != "en" else english.get(member.value, member.value)
     return value
 
 

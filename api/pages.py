@@ -25,6 +25,8 @@ from api.i18n import (
     state_label,
     translator,
 )
+from api.i18n_messages import TASK_EVENTS, reason_text
+from api.loan_timeline import loan_tasks, people, timeline
 from api.routes.loans import org_paths
 from api.signin_throttle import SignInLockedError, address, sign_in
 from approvals.queries import list_requests, names_of, person
@@ -35,7 +37,7 @@ from core.settings import get_settings
 from forms import FORMS
 from loans.queries import list_loans, loan_detail, replay_loan
 from statemachines.enums import LoanState, RiskClass
-from tasks.worklist import ACTIVE, TaskFilter, View, is_overdue, worklist
+from tasks.worklist import is_overdue
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -59,6 +61,8 @@ def render(
             "yuan": lambda cents: f"{cents / 100:,.2f}",
             "state_label": lambda value: state_label(value, lang),
             "event_label": lambda value: lookup(EVENTS, value, lang),
+            "task_event": lambda value: lookup(TASK_EVENTS, value, lang),
+            "reason_text": lambda reason: reason_text(reason, lang),
             "product_label": lambda value: lookup(PRODUCTS, value, lang),
             "kind_name": lambda kind: lookup(REQUEST_KINDS, kind, lang),
             "request_state": lambda value: lookup(REQUEST_STATES, str(value), lang),
@@ -199,16 +203,9 @@ def loan_page(
     today = clock.today()
     detail = loan_detail(session, loan_no, today, org_paths(actor))
     history = replay_loan(session, loan_no, as_of, org_paths(actor))
-    open_tasks, _ = worklist(
-        session,
-        actor,
-        View.all,
-        today=today,
-        with_total=False,
-        filters=TaskFilter(loan_no=loan_no),
-        limit=50,
-    )
-    open_tasks = [t for t in open_tasks if is_overdue(t, today) or t.state in ACTIVE]
+    tasks = loan_tasks(session, detail.loan.id or 0, actor)
+    rows = timeline(session, list(history.result.applied), tasks, as_of)
+    known = people(session, tasks, rows)
     requests, _ = list_requests(session, actor, loan_id=detail.loan.id, limit=50)
     names = names_of(session, {r.requested_by.removeprefix("u:") for r in requests})
     return render(
@@ -219,7 +216,10 @@ def loan_page(
             "h": history,
             "as_of": as_of,
             "today": today,
-            "tasks": open_tasks,
+            "tasks": tasks,
+            "timeline": rows,
+            "user_name": lambda user_id: getattr(known["by_id"].get(user_id), "full_name", ""),
+            "who": lambda actor_name: person(known["by_name"], actor_name),
             "is_overdue": lambda t: is_overdue(t, today),
             "actor": actor,
             "requests": requests,

@@ -15,6 +15,7 @@ from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep, commit
 from api.errors import status_for
 from api.i18n import language
+from api.i18n_messages import error_message
 from api.pages import render
 from api.routes.loans import org_paths
 from approvals import filing
@@ -173,7 +174,7 @@ async def apply_submit(
         shown = error_messages(exc, lang) if isinstance(exc, ValidationError) else {}
         return _form_page(
             request, session, actor, loan_no, kind, values=values,
-            errors=shown or {"_": exc.message}, status_code=status_for(exc),
+            errors=shown or {"_": error_message(exc, language(request))}, status_code=status_for(exc),
         )  # fmt: skip
 
 

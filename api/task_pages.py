@@ -14,15 +14,18 @@ from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep, commit
 from api.errors import status_for
 from api.i18n import language, state_label
+from api.i18n_messages import error_message
 from api.pages import render
 from approvals.queries import request_view
 from cases.completion import EFFECTS, complete_recording_refusals
 from core.errors import PostloanError, ValidationError
+from core.identity import User, user_by_username
 from forms import FORMS, error_messages, form_for, parse_form_fields, render_form
 from statemachines.enums import RequestKind, TaskState
 from tasks import attachments, service
 from tasks.access import facts_for
 from tasks.escalation import notifications_for
+from tasks.people import eligible_assignees, eligible_inspectors
 from tasks.worklist import TaskFilter, View, counts, is_overdue, worklist
 
 router = APIRouter(include_in_schema=False)
@@ -135,6 +138,18 @@ def _task_page(
     )
     form_class = form_for(task.kind)
     shown = values if values is not None else (task.result or task.draft or {})
+    choices = {}
+    if "inspectors" in form_class.model_fields and task.loan_id is not None:
+        choices["inspectors"] = [
+            (u.username, u.full_name) for u in eligible_inspectors(session, task)
+        ]
+    unclaimed = TaskState(task.state) in (TaskState.open, TaskState.escalated)
+    hand_facts, _ = facts_for(actor, task, "assign" if unclaimed else "delegate")
+    may_hand = (
+        TaskState(task.state).is_active
+        and not actor.read_only
+        and (hand_facts.is_supervisor or (not unclaimed and hand_facts.is_assignee))
+    )
     view, facts = None, task.context.get("facts")
     if "approval_request_id" in task.context:
         view = request_view(session, int(task.context["approval_request_id"]), actor)
@@ -153,8 +168,21 @@ def _task_page(
             "can_claim": can_claim,
             "form_title": form_class.title_en if lang == "en" else form_class.title_zh,
             "form_html": render_form(
-                task.kind, lang=lang, values=shown, errors=errors or {}, readonly=not editable
+                task.kind,
+                lang=lang,
+                values=shown,
+                errors=errors or {},
+                readonly=not editable,
+                choices=choices,
+                attachment_url="/api/v1/attachments/{sha256}",
             ),
+            "assignees": eligible_assignees(session, task) if may_hand else [],
+            "hand_event": "assign" if unclaimed else "delegate",
+            "people": {
+                user_id: session.get(User, user_id)
+                for user_id in (task.assignee_id, task.completed_by_id, task.on_behalf_of_id)
+                if user_id is not None
+            },
             "errors": errors or {},
             "message": message,
             "overdue": is_overdue(task, today),
@@ -174,7 +202,9 @@ def task_page(
     saved: str | None = None,
 ) -> Response:
     task = service.get_task(session, task_id, actor)
-    message = {"draft": "draft_saved", "claimed": "claimed"}.get(saved or "")
+    message = {"draft": "draft_saved", "claimed": "claimed", "assigned": "assigned"}.get(
+        saved or ""
+    )
     return _task_page(request, session, actor, task, clock.today(), message=message)
 
 
@@ -236,7 +266,11 @@ async def submit_task_form(
         complete_recording_refusals(session, task_id, actor, data, clock)
     except PostloanError as exc:  # shown on the form, with everything the user typed kept
         session.rollback()
-        errors = error_messages(exc, language(request)) if isinstance(exc, ValidationError) else {}
+        lang = language(request)
+        errors = error_messages(exc, lang) if isinstance(exc, ValidationError) else {}
+        field = exc.context.get("field")  # a refusal about one field is shown beside it
+        if not errors and isinstance(field, str) and field in form_for(task.kind).model_fields:
+            errors = {field: error_message(exc, lang)}
         task = service.get_task(session, task_id, actor)
         return _task_page(
             request,
@@ -246,6 +280,22 @@ async def submit_task_form(
             clock.today(),
             values=data,
             status_code=status_for(exc),
-            errors=errors or {"_": exc.message},
+            errors=errors or {"_": error_message(exc, lang)},
         )
     return RedirectResponse("/inbox?view=archive", status_code=303)
+
+
+@router.post("/tasks/{task_id}/assign")
+async def assign_from_page(
+    task_id: int, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> Response:
+    """A supervisor hands the task to someone (分派 an unclaimed one, 转派 a claimed one)."""
+    posted = await request.form()
+    username, reason = str(posted.get("to") or ""), str(posted.get("reason") or "").strip()
+    to = user_by_username(session, username)
+    service.delegate(
+        session, task_id, actor, to, now=clock.now(), business_date=clock.today(),
+        reason=reason or None,
+    )  # fmt: skip
+    commit(session)
+    return RedirectResponse(f"/tasks/{task_id}?saved=assigned", status_code=303)

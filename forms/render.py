@@ -7,7 +7,7 @@ buttons (submit, save draft) and CSRF token.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -119,12 +119,18 @@ def render_form(
     values: Mapping[str, Any] | None = None,
     errors: Mapping[str, str] | None = None,
     readonly: bool = False,
+    choices: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    attachment_url: str | None = None,
 ) -> Markup:
     """The form's fields as HTML. `values`: nested, as `parse_form_fields` or `model_dump` give;
-    `errors`: dotted field → message (`forms.errors.error_messages`)."""
+    `errors`: dotted field → message (`forms.errors.error_messages`); `choices`: field → the
+    (value, label) pairs to pick from, given by the caller who knows them (the people who may
+    inspect, from the DB): a text field or each of its slots becomes a select; `attachment_url`:
+    a stored file's link, `{sha256}` replaced by its hash."""
     cls = form_for(kind)
     lang = "en" if lang == "en" else "zh"
     ctx = _Context(kind, lang, dict(errors or {}), readonly)
+    ctx.choices = {name: list(pairs) for name, pairs in (choices or {}).items()}
     values = values or {}
     views = {
         name: ctx.view(spec, values.get(name), name) for name, spec in field_specs(cls).items()
@@ -138,6 +144,7 @@ def render_form(
         "readonly": readonly,
         "error_summary": ui.fmt("summary", n=len(ctx.errors)) if ctx.errors else "",
         "other_errors": [(k, m) for k, m in ctx.errors.items() if k not in ctx.used],
+        "attachment_url": attachment_url,
     }
     template = _ENV.get_template(f"{kind}.html.j2")
     return Markup(template.render(f=_Fields(views), meta=meta, lang=lang, ui=ui))
@@ -148,6 +155,7 @@ class _Context:
         self.kind, self.lang, self.errors, self.readonly = kind, lang, errors, readonly
         self.ui = _Ui(lang)
         self.used: set[str] = set()
+        self.choices: dict[str, list[tuple[str, str]]] = {}
 
     def take(self, key: str) -> list[str]:
         if key in self.errors:
@@ -183,6 +191,7 @@ class _Context:
                 text = texts[i] if i < len(texts) else ""
                 item = self.view(_scalar(spec, f"{spec.name}.{i}"), text, f"{name}.{i}")
                 item.label = f"{v.label} · {self.ui.fmt('item', n=i + 1)}"
+                self._pick(item, spec.name, text)
                 v.items.append(item)
         elif spec.widget == "table":
             self._table(spec, v, value)
@@ -192,8 +201,21 @@ class _Context:
             v.files = [_file(ref, f"{name}.{i}" if multi else name) for i, ref in enumerate(refs)]
         else:
             v.value = _yesno(value) if spec.widget in ("yesno", "checkbox") else _text(value)
+            if spec.widget == "text":
+                self._pick(v, spec.name, v.value)
         self._nested_errors(v, spec)
         return v
+
+    def _pick(self, v: FieldView, field_name: str, current: str) -> None:
+        """A free-text input becomes a select over the caller's choices; a value that is not
+        among them (an old record, a tampered post) stays selectable, so the error shows beside it."""
+        pairs = self.choices.get(field_name)
+        if pairs is None:
+            return
+        v.widget = "select"
+        v.options = [OptionView(value, label, value, value == current) for value, label in pairs]
+        if current and all(value != current for value, _ in pairs):
+            v.options.append(OptionView(current, current, current, True))
 
     def _option(self, option: Option, selected: bool) -> OptionView:
         en = self.lang == "en"

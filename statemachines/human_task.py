@@ -47,6 +47,10 @@ class HumanTaskLifecycle(StrictMachine):
     )
     release = claimed.to(open, validators="check_is_assignee")
     delegate = claimed.to.itself(validators="check_may_delegate")  # type: ignore[no-untyped-call]
+    # a supervisor puts an unclaimed task straight into someone's inbox (分派)
+    assign = open.to(claimed, validators="check_may_assign") | escalated.to(
+        claimed, validators="check_may_assign"
+    )
     complete = claimed.to(completed, validators="check_is_assignee")
     escalate = (
         open.to(escalated, validators="check_may_manage")
@@ -67,7 +71,7 @@ class HumanTaskLifecycle(StrictMachine):
     def _writable(self, facts: TaskFacts) -> None:
         if facts.read_only:
             raise TaskPermissionError(
-                "auditors can read tasks but not act on them", actor=facts.actor
+                "auditors can read tasks but not act on them", actor=facts.actor, rule="read_only"
             )
 
     def check_may_claim(self, facts: TaskFacts) -> None:
@@ -76,34 +80,57 @@ class HumanTaskLifecycle(StrictMachine):
             raise TaskPermissionError(
                 f"{facts.actor} is not a candidate for this task (role and org unit do not match)",
                 actor=facts.actor,
+                rule="not_candidate",
             )
 
     def check_is_assignee(self, facts: TaskFacts) -> None:
         self._writable(facts)
         if not facts.is_assignee:
             raise TaskPermissionError(
-                f"the task is not in {facts.actor}'s inbox; claim it first", actor=facts.actor
+                f"the task is not in {facts.actor}'s inbox; claim it first",
+                actor=facts.actor,
+                rule="not_assignee",
             )
 
     def check_may_delegate(self, facts: TaskFacts) -> None:
         self._writable(facts)
         if not (facts.is_assignee or facts.is_supervisor):
             raise TaskPermissionError(
-                "only the assignee or a supervisor may delegate this task", actor=facts.actor
+                "only the assignee or a supervisor may delegate this task",
+                actor=facts.actor,
+                rule="not_delegator",
             )
+        self._target_is_candidate(facts)
+
+    def check_may_assign(self, facts: TaskFacts) -> None:
+        self._writable(facts)
+        if not facts.is_supervisor:
+            raise TaskPermissionError(
+                "only a supervisor of the task's unit may assign an unclaimed task",
+                actor=facts.actor,
+                rule="not_supervisor",
+            )
+        self._target_is_candidate(facts)
+
+    def _target_is_candidate(self, facts: TaskFacts) -> None:
         if not facts.target_is_candidate:
             raise TaskPermissionError(
                 "the new assignee is not a candidate for this task (role and org unit)",
                 actor=facts.actor,
+                rule="target_not_candidate",
             )
 
     def check_may_manage(self, facts: TaskFacts) -> None:
         self._writable(facts)
         if not (facts.is_supervisor or facts.is_system):
             raise TaskPermissionError(
-                "only a supervisor of the task's unit or the system may do this", actor=facts.actor
+                "only a supervisor of the task's unit or the system may do this",
+                actor=facts.actor,
+                rule="not_supervisor",
             )
 
     def check_is_system(self, facts: TaskFacts) -> None:
         if not facts.is_system:
-            raise TaskPermissionError("tasks expire only by the system", actor=facts.actor)
+            raise TaskPermissionError(
+                "tasks expire only by the system", actor=facts.actor, rule="system_only"
+            )

@@ -105,6 +105,7 @@ def facts_for(
         "complete": lambda f: f.is_assignee,
         "save_draft": lambda f: f.is_assignee,
         "delegate": lambda f: f.is_assignee or f.is_supervisor,
+        "assign": lambda f: f.is_supervisor,
         "cancel": lambda f: f.is_supervisor,
         "escalate": lambda f: f.is_supervisor,
     }

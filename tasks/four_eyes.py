@@ -11,6 +11,7 @@ from statemachines.enums import TaskState
 from tasks.access import Actor
 from tasks.errors import SameApproverError, SelfApprovalError, VisitInspectorsError
 from tasks.models import HumanTask
+from tasks.people import eligible_inspectors
 
 VISIT_KINDS = frozenset({"customer_visit"})
 
@@ -46,11 +47,15 @@ def check_four_eyes(
 def _check_visit(
     session: Session, task: HumanTask, actor: Actor, acting_as: Principal, inspectors: list[str]
 ) -> None:
-    """Two people on site, both account managers, at least one the loan's lead or assistant
-    manager, and the one who files the record was there (000 §1.2)."""
+    """Two people on site, both account managers of the loan's branch, at least one the loan's
+    lead or assistant manager, and the one who files the record was there (000 §1.2). Each
+    refusal names its `rule` and the field, so a page shows it beside the inspectors."""
     if len(set(inspectors)) != 2:
         raise VisitInspectorsError(
-            "an on-site visit needs two different inspectors", inspectors=inspectors
+            "an on-site visit needs two different inspectors",
+            field="inspectors",
+            rule="two_inspectors",
+            inspectors=inspectors,
         )
     users = {
         u.username: u
@@ -58,6 +63,7 @@ def _check_visit(
             select(User).where(User.username.in_(inspectors))  # type: ignore[attr-defined]
         ).all()
     }
+    eligible = {u.username for u in eligible_inspectors(session, task)}
     for name in inspectors:
         user = users.get(name)
         if (
@@ -66,7 +72,17 @@ def _check_visit(
             or Role.account_manager not in roles_of(session, user.id or 0)
         ):
             raise VisitInspectorsError(
-                f"inspector {name!r} is not an active account manager", inspector=name
+                f"inspector {name!r} is not an active account manager",
+                field="inspectors",
+                rule="not_account_manager",
+                inspector=name,
+            )
+        if name not in eligible:
+            raise VisitInspectorsError(
+                f"inspector {name!r} is not an account manager of the loan's branch",
+                field="inspectors",
+                rule="not_in_branch",
+                inspector=name,
             )
     loan = session.get(Loan, task.loan_id) if task.loan_id else None
     if loan is not None:
@@ -74,9 +90,14 @@ def _check_visit(
         if not own & {users[n].id for n in inspectors}:
             raise VisitInspectorsError(
                 "one inspector must be the loan's lead or assistant account manager",
+                field="inspectors",
+                rule="no_own_manager",
                 loan_no=loan.loan_no,
             )
     if not {actor.me.username, acting_as.username} & set(inspectors):
         raise VisitInspectorsError(
-            "the visit record is filed by one of its two inspectors", user=actor.me.username
+            "the visit record is filed by one of its two inspectors",
+            field="inspectors",
+            rule="filer_not_inspector",
+            user=actor.me.username,
         )

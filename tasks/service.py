@@ -81,7 +81,7 @@ def _fire(
             raise TaskAlreadyClaimedError(
                 task.id or 0, _username(session, task.assignee_id)
             ) from exc
-        if state in (TaskState.open, TaskState.escalated) and event != "claim":
+        if state in (TaskState.open, TaskState.escalated) and event not in ("claim", "assign"):
             raise TaskNotClaimedError(task.id or 0, event) from exc
         if state == TaskState.completed:
             raise TaskAlreadyCompletedError(
@@ -186,14 +186,18 @@ def delegate(
     reason: str | None = None,
     expected_version: int | None = None,
 ) -> HumanTask:
+    """Hand a claimed task to another candidate (its assignee or a supervisor); an unclaimed
+    one (open / escalated) is *assigned* (分派) by a supervisor, journaled as `assign`."""
     task = _locked(session, task_id, actor, expected_version)
     before = str(task.state)
-    acting_as = _fire(session, task, "delegate", actor, now=now, target=principal_of(session, to))
+    unclaimed = TaskState(task.state) in (TaskState.open, TaskState.escalated)
+    event = "assign" if unclaimed else "delegate"
+    acting_as = _fire(session, task, event, actor, now=now, target=principal_of(session, to))
     task.assignee_id, task.claimed_at = to.id, now
     return _finish(
         session,
         task,
-        "delegate",
+        event,
         before,
         actor,
         acting_as,

@@ -241,3 +241,19 @@ def test_serve_on_loopback_keeps_an_explicit_setting(monkeypatch):
     serve(host="127.0.0.1", port=8000, flows=False, prefect_port=4200)
     get_settings.cache_clear()
     assert seen == [True]
+
+
+def test_every_post_form_in_templates_carries_the_token():
+    """A form added later without its hidden token would be refused in every browser."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    missing = []
+    for template in [*root.glob("api/templates/*.j2"), *root.glob("forms/templates/*.j2")]:
+        for form in re.findall(r"<form\b[^>]*>", template.read_text(encoding="utf-8")):
+            if 'method="post"' not in form:
+                continue
+            rest = template.read_text(encoding="utf-8").split(form, 1)[1]
+            if not rest.lstrip().startswith('<input type="hidden" name="_csrf"'):
+                missing.append(f"{template.name}: {form}")
+    assert not missing, missing

@@ -138,7 +138,7 @@ def test_loan_page_timeline_as_of(client):
     )
     assert "classify_special_mention" not in page.text  # not yet on 2025-02-25
     english = client.get("/loans/L1", params={"lang": "en"})
-    assert "marked overdue" in english.text and "normal → overdue" in english.text
+    assert "marked overdue" in english.text and "Normal → Overdue" in english.text
 
 
 def test_loan_page_unknown_404_html(client):

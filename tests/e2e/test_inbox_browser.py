@@ -104,8 +104,8 @@ def test_visit_claim_submit_missing_field_fix_archive(server, page, tmp_path):
     page.wait_for_url("**/tasks/*?saved=claimed")
 
     page.fill("input[name=visited_on]", "2025-03-03")
-    page.fill("input[name='inspectors.0']", "am_bj1")
-    page.fill("input[name='inspectors.1']", "am_bj2")
+    page.select_option("select[name='inspectors.0']", "am_bj1")  # picked by name: 王晓明
+    page.select_option("select[name='inspectors.1']", label="李娜")
     page.check("input[name=places_visited][value=borrower_office]")
     for name, text in [
         ("item_2_financing_investment", "无新增融资"),
@@ -127,7 +127,7 @@ def test_visit_claim_submit_missing_field_fix_archive(server, page, tmp_path):
     assert "has-error" in (field.get_attribute("class") or "")
     assert field.locator(".field-error").inner_text().strip()
     assert page.input_value("textarea[name=site_observations]") == "厂区开工正常，库存合理"
-    assert page.input_value("input[name='inspectors.1']") == "am_bj2"
+    assert page.input_value("select[name='inspectors.1']") == "am_bj2"
     assert page.is_checked("input[name=places_visited][value=borrower_office]")
     assert "site.png" in page.content()  # the uploaded photo is kept
 

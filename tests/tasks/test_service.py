@@ -10,7 +10,7 @@ from sqlmodel import func, select
 
 from audit.journal import JournalEntry, chain
 from core.errors import NotFoundError, ValidationError
-from core.identity import Role, add_substitute, user_by_username
+from core.identity import Role, add_substitute, add_user, user_by_username
 from statemachines.enums import TaskState
 from statemachines.human_task import TaskPermissionError
 from tasks import attachments, service
@@ -335,14 +335,19 @@ def test_visit_two_account_managers_one_own_accepted(session, org, clock, loan, 
         (["am_bj1"], ValidationError, "inspectors"),
         (["am_bj1", "am_bj1"], ValidationError, "inspectors"),
         (["am_bj3", "rm_bj"], VisitInspectorsError, "not an active account manager"),
-        (["am_bj3", "am_sh1"], VisitInspectorsError, "lead or assistant"),
+        (["am_bj3", "am_sh1"], VisitInspectorsError, "not an account manager of the loan's branch"),
+        (["am_bj3", "am_bj4"], VisitInspectorsError, "lead or assistant"),
         (["am_bj1", "am_bj2"], VisitInspectorsError, "filed by one of its two inspectors"),
     ],
-    ids=["one", "same-twice", "not-am", "none-own", "filer-absent"],
+    ids=["one", "same-twice", "not-am", "other-branch", "none-own", "filer-absent"],
 )
 def test_visit_inspectors_rules_refused(
-    session, org, clock, loan, photo, inspectors, error, fragment
+    session, org, clock, loan, photo, inspectors, error, fragment, demo_password_hash
 ):
+    add_user(  # a second account manager of the branch who does not manage this loan
+        session, username="am_bj4", full_name="钱多多", org_unit=org.units["BJ0101"],
+        roles=[Role.account_manager], password_hash=demo_password_hash,
+    )  # fmt: skip
     task = new_task(session, org, clock, loan, kind="customer_visit", unit="BJ0101")
     _claim(session, clock, task, "am_bj3")
     with pytest.raises(error) as info:
