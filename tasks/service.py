@@ -16,7 +16,7 @@ from core.identity import Principal, User, principal_of
 from forms import schema_hash, validate_draft, validate_form
 from statemachines.base import MachineUsageError
 from statemachines.enums import TaskState
-from statemachines.human_task import HumanTaskLifecycle, TaskFacts
+from statemachines.human_task import HumanTaskLifecycle, TaskFacts, TaskPermissionError
 from tasks import outbox
 from tasks.access import Actor, can_see, facts_for
 from tasks.attachments import require_stored
@@ -273,9 +273,17 @@ def save_draft(
     """Keep a partial form (not journaled: a draft decides nothing)."""
     task = _locked(session, task_id, actor, expected_version)
     facts, _ = facts_for(actor, task, "save_draft")
-    if TaskState(task.state) != TaskState.claimed or not facts.is_assignee or facts.read_only:
-        raise TaskClosedError(
-            "only the assignee of a claimed task can save a draft", task_id=task_id
+    state = TaskState(task.state)
+    if state in (TaskState.open, TaskState.escalated):
+        raise TaskNotClaimedError(task_id, "save a draft of")
+    if state != TaskState.claimed:
+        raise TaskClosedError(f"task {task_id} is {state}: no draft", task_id=task_id, state=state)
+    # who: as for completing (a draft is the assignee's work), a refusal, not a closed task
+    if facts.read_only:
+        raise TaskPermissionError("auditors can read tasks but not act on them", actor=facts.actor)
+    if not facts.is_assignee:
+        raise TaskPermissionError(
+            f"the task is not in {facts.actor}'s inbox; claim it first", actor=facts.actor
         )
     task.draft = validate_draft(task.kind, data)
     task.updated_at = now
