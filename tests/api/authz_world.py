@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
@@ -189,7 +190,11 @@ def live_routes() -> list[str]:
     return sorted(keys)
 
 
-def send(world: World, key: str, c: Case, role: str) -> int:
+def send(
+    world: World, key: str, c: Case, role: str, query: Mapping[str, str] | None = None
+) -> httpx.Response:
+    """`key`'s request as `role`, its path filled from the case's target, in a rolled-back
+    transaction: the Bearer token on /api, the session cookie on pages."""
     method, template = key.split(" ", 1)
     path = template.format(**world.params[c.target], **c.extra)
     client = world.client
@@ -200,15 +205,14 @@ def send(world: World, key: str, c: Case, role: str) -> int:
         headers = (
             {"Authorization": f"Bearer {token}"} if is_api else {"Cookie": f"{COOKIE}={token}"}
         )
-    kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}
+    kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False, "params": query}
     if c.upload:
         kwargs["files"] = {"file": ("note.txt", b"a signed note", "text/plain")}
     elif c.body is not None:
         form = not is_api or path.endswith("/auth/token")  # OAuth2's password flow is a form
         kwargs["data" if form else "json"] = dict(c.body)
     with Rollback(world.connection):
-        response = client.request(method, path, **kwargs)
-    return response.status_code
+        return client.request(method, path, **kwargs)
 
 
 def open_world(engine: Engine, database_url: str, attachments_dir: Path) -> Iterator[World]:
