@@ -261,6 +261,25 @@ def cancel_as_system(
     return task
 
 
+def require_assignee(session: Session, task: HumanTask, actor: Actor, doing: str) -> None:
+    """Only the assignee works on a claimed task — its draft, its files, its form — checked
+    before anything is stored: the task's state first (409), then who is asking (403)."""
+    state = TaskState(task.state)
+    if state in (TaskState.open, TaskState.escalated):
+        raise TaskNotClaimedError(task.id or 0, doing)
+    if state == TaskState.completed:
+        raise TaskAlreadyCompletedError(task.id or 0, _username(session, task.completed_by_id))
+    if state != TaskState.claimed:
+        raise TaskClosedError(f"task {task.id} is {state}", task_id=task.id, state=state)
+    facts, _ = facts_for(actor, task, "complete")
+    if facts.read_only:
+        raise TaskPermissionError("auditors can read tasks but not act on them", actor=facts.actor)
+    if not facts.is_assignee:
+        raise TaskPermissionError(
+            f"the task is not in {facts.actor}'s inbox; claim it first", actor=facts.actor
+        )
+
+
 def save_draft(
     session: Session,
     task_id: int,
@@ -272,19 +291,7 @@ def save_draft(
 ) -> HumanTask:
     """Keep a partial form (not journaled: a draft decides nothing)."""
     task = _locked(session, task_id, actor, expected_version)
-    facts, _ = facts_for(actor, task, "save_draft")
-    state = TaskState(task.state)
-    if state in (TaskState.open, TaskState.escalated):
-        raise TaskNotClaimedError(task_id, "save a draft of")
-    if state != TaskState.claimed:
-        raise TaskClosedError(f"task {task_id} is {state}: no draft", task_id=task_id, state=state)
-    # who: as for completing (a draft is the assignee's work), a refusal, not a closed task
-    if facts.read_only:
-        raise TaskPermissionError("auditors can read tasks but not act on them", actor=facts.actor)
-    if not facts.is_assignee:
-        raise TaskPermissionError(
-            f"the task is not in {facts.actor}'s inbox; claim it first", actor=facts.actor
-        )
+    require_assignee(session, task, actor, "save a draft of")
     task.draft = validate_draft(task.kind, data)
     task.updated_at = now
     session.add(task)
