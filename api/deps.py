@@ -15,6 +15,9 @@ from core.db import commit, get_engine
 
 STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# every page escapes what it shows: the templates end in .j2, which Jinja's default
+# select_autoescape(["html", "xml"]) does not match, so nothing was escaped
+templates.env.autoescape = True
 
 
 def get_session() -> Iterator[Session]:

@@ -233,6 +233,7 @@ async def submit_task_form(
     """Save a draft or complete. Uploaded files are stored first (by content hash) so that a
     form sent back with errors keeps them; nothing else is saved unless the form is valid."""
     task = service.get_task(session, task_id, actor)
+    service.require_assignee(session, task, actor, "complete")  # before a file is stored
     posted = await request.form()
     action = str(posted.get("_action") or "complete")
     flat: dict[str, str | list[str]] = {}

@@ -17,12 +17,12 @@ from approvals.models import ApprovalRequest
 from approvals.records import actor_name, facts, fire, get_request, journal_opened, live_requests
 from approvals.steps import advance, continue_chain
 from core.errors import ConflictError, PermissionDeniedError
-from core.identity import OrgUnit, Role
+from core.identity import OrgUnit, Principal, Role
 from loans import aging
 from loans.book import installments_of
 from loans.models import Loan
 from statemachines.enums import LoanState, RequestKind, RiskClass
-from tasks.access import Actor
+from tasks.access import SUPERVISOR_ROLES, Actor
 
 
 def applicant(
@@ -167,7 +167,7 @@ def withdraw(
         session,
         request,
         "withdraw",
-        facts(session, request, actor),
+        facts(session, request, actor, acting_as=withdrawing_for(request, actor)),
         now=now,
         business_date=business_date,
         reason=reason,
@@ -175,6 +175,22 @@ def withdraw(
     advance(session, request, effects, actor=actor.name, now=now, business_date=business_date)
     continue_chain(session, request, entry.chain_seq, now)
     return request
+
+
+def withdrawing_for(request: ApprovalRequest, actor: Actor) -> str | None:
+    """Whom a deputy withdraws for (the journal's on-behalf-of): the applicant they stand in
+    for, else a head of the loan's unit they stand in for; None when the actor may themself."""
+
+    def heads(p: Principal) -> bool:
+        return bool(p.roles & SUPERVISOR_ROLES) and request.branch_path.startswith(p.org_path)
+
+    if request.requested_by == actor.name or heads(actor.me):
+        return None
+    for rule in (lambda p: f"u:{p.username}" == request.requested_by, heads):
+        for p in actor.deputy_for:
+            if rule(p):
+                return f"u:{p.username}"
+    return None
 
 
 def requests_of_loan(session: Session, loan_id: int) -> list[ApprovalRequest]:

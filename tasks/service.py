@@ -16,7 +16,7 @@ from core.identity import Principal, User, principal_of
 from forms import schema_hash, validate_draft, validate_form
 from statemachines.base import MachineUsageError
 from statemachines.enums import TaskState
-from statemachines.human_task import HumanTaskLifecycle, TaskFacts
+from statemachines.human_task import HumanTaskLifecycle, TaskFacts, TaskPermissionError
 from tasks import outbox
 from tasks.access import Actor, can_see, facts_for
 from tasks.attachments import require_stored
@@ -265,6 +265,25 @@ def cancel_as_system(
     return task
 
 
+def require_assignee(session: Session, task: HumanTask, actor: Actor, doing: str) -> None:
+    """Only the assignee works on a claimed task — its draft, its files, its form — checked
+    before anything is stored: the task's state first (409), then who is asking (403)."""
+    state = TaskState(task.state)
+    if state in (TaskState.open, TaskState.escalated):
+        raise TaskNotClaimedError(task.id or 0, doing)
+    if state == TaskState.completed:
+        raise TaskAlreadyCompletedError(task.id or 0, _username(session, task.completed_by_id))
+    if state != TaskState.claimed:
+        raise TaskClosedError(f"task {task.id} is {state}", task_id=task.id, state=state)
+    facts, _ = facts_for(actor, task, "complete")
+    if facts.read_only:
+        raise TaskPermissionError("auditors can read tasks but not act on them", actor=facts.actor)
+    if not facts.is_assignee:
+        raise TaskPermissionError(
+            f"the task is not in {facts.actor}'s inbox; claim it first", actor=facts.actor
+        )
+
+
 def save_draft(
     session: Session,
     task_id: int,
@@ -276,11 +295,7 @@ def save_draft(
 ) -> HumanTask:
     """Keep a partial form (not journaled: a draft decides nothing)."""
     task = _locked(session, task_id, actor, expected_version)
-    facts, _ = facts_for(actor, task, "save_draft")
-    if TaskState(task.state) != TaskState.claimed or not facts.is_assignee or facts.read_only:
-        raise TaskClosedError(
-            "only the assignee of a claimed task can save a draft", task_id=task_id
-        )
+    require_assignee(session, task, actor, "save a draft of")
     task.draft = validate_draft(task.kind, data)
     task.updated_at = now
     session.add(task)

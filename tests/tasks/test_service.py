@@ -394,3 +394,23 @@ def test_counts_and_overdue_filter(session, org, clock, loan):
     am = as_user(session, "am_bj1")
     assert counts(session, am, today=TODAY) == {"queue": 2, "inbox": 0, "archive": 0, "overdue": 1}
     assert _ids(session, am, View.queue, overdue=True) == [late.id]
+
+
+@pytest.mark.parametrize("username", ["am_bj2", "auditor"])
+def test_draft_by_someone_not_the_assignee_permission_denied(session, org, clock, loan, username):
+    # a draft is the assignee's, like completing: anyone else is refused (403), not told the
+    # task is closed (409) — the authorization matrix (tests/api/test_authz_matrix.py) found it
+    task = new_task(session, org, clock, loan)
+    _claim(session, clock, task, "am_bj1")
+    with pytest.raises(TaskPermissionError):
+        service.save_draft(
+            session, task.id, as_user(session, username), {"conclusion": "normal"}, now=clock.now()
+        )
+
+
+def test_draft_of_an_unclaimed_task_not_claimed(session, org, clock, loan):
+    task = new_task(session, org, clock, loan)
+    with pytest.raises(TaskNotClaimedError):
+        service.save_draft(
+            session, task.id, as_user(session, "am_bj1"), {"conclusion": "normal"}, now=clock.now()
+        )
