@@ -24,6 +24,7 @@ from api.i18n import (
     state_label,
     translator,
 )
+from api.params import PageNo
 from api.routes.loans import org_paths
 from approvals.queries import list_requests, names_of, person
 from approvals.requests import filing_options
@@ -147,7 +148,7 @@ def loans_page(
     state: str | None = None,
     risk_class: str | None = None,
     q: str | None = None,
-    page: int = 1,
+    page: PageNo = 1,
 ) -> Response:
     page = max(page, 1)
     rows, count = list_loans(

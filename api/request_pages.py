@@ -16,6 +16,7 @@ from api.deps import ClockDep, SessionDep, commit
 from api.errors import status_for
 from api.i18n import language
 from api.pages import render
+from api.params import Id
 from api.routes.loans import org_paths
 from approvals import filing
 from approvals import requests as approval_requests
@@ -179,7 +180,7 @@ async def apply_submit(
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
 def request_page(
-    request_id: int,
+    request_id: Id,
     request: Request,
     session: SessionDep,
     actor: ActorDep,
@@ -212,7 +213,7 @@ def request_page(
 
 @router.post("/requests/{request_id}/withdraw")
 async def withdraw_from_page(
-    request_id: int, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
+    request_id: Id, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
     posted = await request.form()
     approval_requests.withdraw(

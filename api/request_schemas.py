@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.schemas import UtcDatetime
 from forms import AttachmentRef
 from statemachines.enums import RiskClass
 
@@ -64,7 +65,7 @@ class ApprovalDecisionPublic(BaseModel):
     on_behalf_of: str | None
     opinion: str | None
     data: dict[str, Any]
-    decided_at: datetime
+    decided_at: UtcDatetime
 
 
 class ApprovalRequestPublic(BaseModel):

@@ -15,6 +15,7 @@ from api.deps import ClockDep, SessionDep, commit
 from api.errors import status_for
 from api.i18n import language, state_label
 from api.pages import render
+from api.params import Id, PageNo
 from approvals.queries import request_view
 from cases.completion import EFFECTS, complete_recording_refusals
 from core.errors import PostloanError, ValidationError
@@ -39,7 +40,7 @@ def inbox_page(
     kind: str = "",
     loan_no: str = "",
     overdue: str = "",
-    page: int = 1,
+    page: PageNo = 1,
 ) -> Response:
     today, page = clock.today(), max(page, 1)
     filters = TaskFilter(
@@ -166,7 +167,7 @@ def _task_page(
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def task_page(
-    task_id: int,
+    task_id: Id,
     request: Request,
     session: SessionDep,
     actor: ActorDep,
@@ -180,7 +181,7 @@ def task_page(
 
 @router.post("/tasks/{task_id}/claim")
 def claim_from_page(
-    task_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep
+    task_id: Id, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
     service.claim(session, task_id, actor, now=clock.now(), business_date=clock.today())
     commit(session)
@@ -189,7 +190,7 @@ def claim_from_page(
 
 @router.post("/tasks/{task_id}/release")
 def release_from_page(
-    task_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep
+    task_id: Id, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
     service.release(session, task_id, actor, now=clock.now(), business_date=clock.today())
     commit(session)
@@ -198,7 +199,7 @@ def release_from_page(
 
 @router.post("/tasks/{task_id}", response_class=HTMLResponse)
 async def submit_task_form(
-    task_id: int, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
+    task_id: Id, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
     """Save a draft or complete. Uploaded files are stored first (by content hash) so that a
     form sent back with errors keeps them; nothing else is saved unless the form is valid."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from api.schemas import UtcDatetime
 
 
 class HumanTaskPublic(BaseModel):
@@ -27,7 +29,7 @@ class HumanTaskPublic(BaseModel):
     candidate_role: str | None
     assignee: str | None
     completed_by: str | None
-    completed_at: datetime | None
+    completed_at: UtcDatetime | None
     version: int
 
 

@@ -9,12 +9,13 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import authenticate, issue_token
 from api.deps import ClockDep, SessionDep
+from api.error_schema import error_responses
 from api.task_schemas import Token
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=Token)
+@router.post("/token", response_model=Token, responses=error_responses(401, 422))
 def login_for_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, clock: ClockDep
 ) -> Token:
