@@ -47,6 +47,10 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {  # status → code, message (Chinese
     404: ("not_found", "找不到该页面或接口 (not found)"),
     405: ("method_not_allowed", "不支持该请求方法 (method not allowed)"),
 }
+UNPARSABLE_BODY = ValidationError(
+    "请求体无法解析 (the body could not be parsed)",
+    errors=[{"field": "body", "message": "请求体无法解析", "message_en": "unparsable body"}],
+)
 INTERNAL = "系统内部错误，已记录，请稍后重试或联系管理员 (internal error; it has been logged)"
 
 # pydantic's error types → what a bank user reads (Chinese); the English is pydantic's own
@@ -185,6 +189,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": invalid input too
+            return await _answer(request, 422, UNPARSABLE_BODY.to_dict())
         code, message = HTTP_ERRORS.get(exc.status_code, ("http_error", str(exc.detail)))
         detail = {"code": code, "message": message, "context": {"path": request.url.path}}
         return await _answer(request, exc.status_code, detail, dict(exc.headers or {}))

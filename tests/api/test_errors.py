@@ -16,8 +16,9 @@ from loans.demo import DEMO_PASSWORD
 from tests.factories import make_loan
 from tests.tasks.conftest import new_task
 
-TOO_BIG = 2**63  # one past the largest 64-bit id: the driver used to crash (OverflowError)
-MAX_ID = 2**63 - 1
+TOO_BIG = 2**63  # past any 64-bit integer: SQLite's driver crashed (OverflowError)
+PG_TOO_BIG = 2**31  # past Postgres' INTEGER keys: "integer out of range" (found by the fuzz)
+MAX_ID = 2**31 - 1
 
 
 @pytest.fixture
@@ -83,11 +84,14 @@ def _signed_in_header(page: str) -> bool:
         ("get", "/api/v1/tasks", {"limit": TOO_BIG}, "query.limit"),
         ("get", "/api/v1/approval-requests", {"offset": TOO_BIG}, "query.offset"),
         ("get", "/api/v1/tasks/0", {}, "path.task_id"),
+        ("get", f"/api/v1/tasks/{PG_TOO_BIG}", {}, "path.task_id"),
+        ("post", f"/api/v1/tasks/{PG_TOO_BIG}/draft", {}, "path.task_id"),
+        ("get", f"/api/v1/approval-requests/{PG_TOO_BIG}", {}, "path.request_id"),
     ],
 )
 def test_request_out_of_bounds_integer_is_422_naming_the_field(api, method, path, params, field):
     client, _ = api
-    body = {"reason": "x"} if path.endswith("/cancel") else None
+    body = {"reason": "x", "data": {}} if path.endswith(("/cancel", "/draft")) else None
     detail = _shape(client.request(method, path, params=params, json=body), 422, "invalid_input")
     assert [e["field"] for e in detail["errors"]] == [field]
 
@@ -105,6 +109,7 @@ def test_request_largest_id_is_an_ordinary_404(api):
         ("/loans", {"page": TOO_BIG}),
         ("/inbox", {"page": TOO_BIG}),
         (f"/requests/{TOO_BIG}", {}),
+        (f"/tasks/{PG_TOO_BIG}", {}),
         ("/loans/L1", {"as_of": "bad"}),
         ("/inbox", {"view": "bogus"}),
     ],
@@ -226,3 +231,14 @@ def test_openapi_documents_every_error_with_the_error_schema(api):
             for status, response in errors.items():
                 ref = response["content"]["application/json"]["schema"]["$ref"]
                 assert ref.endswith("/ErrorPublic"), (where, status)
+
+
+def test_request_unparsable_body_is_422_not_400(api):
+    client, task = api  # found by the fuzz: bytes that are not UTF-8 JSON gave an undocumented 400
+    response = client.post(
+        f"/api/v1/tasks/{task.id}/cancel",
+        content=b"{\xff\x00r[",
+        headers={"Content-Type": "application/json"},
+    )
+    detail = _shape(response, 422, "invalid_input")
+    assert detail["errors"][0]["field"] == "body"
