@@ -81,6 +81,7 @@ FIELD_MESSAGES: dict[str, str] = {
     "dict_type": "应为对象",
     "list_type": "应为列表",
     "extra_forbidden": "不允许的字段",
+    "nul_character": "不能包含空字符 (NUL)",
 }
 
 
@@ -96,7 +97,10 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     out = []
     for e in errors:
         ctx = {k: str(v) for k, v in (e.get("ctx") or {}).items()}
-        zh = FIELD_MESSAGES.get(e.get("type", ""), "输入无效")
+        kind = e.get("type", "")
+        if kind in ("too_short", "too_long") and isinstance(e.get("input"), str):
+            kind = f"string_{kind}"  # a length bound on an optional string: characters, not items
+        zh = FIELD_MESSAGES.get(kind, "输入无效")
         try:
             zh = zh.format(**ctx)
         except (KeyError, IndexError):

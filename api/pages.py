@@ -24,7 +24,7 @@ from api.i18n import (
     state_label,
     translator,
 )
-from api.params import PageNo
+from api.params import CodeOrNone, LoanNo, PageNo, SearchOrNone
 from api.routes.loans import org_paths
 from approvals.queries import list_requests, names_of, person
 from approvals.requests import filing_options
@@ -98,7 +98,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> Response:
+def login_page(request: Request, next: SearchOrNone = None) -> Response:
     return render(
         request, "login.html.j2", {"next": _safe_next(next), "error": None, "username": ""}
     )
@@ -145,9 +145,9 @@ def loans_page(
     request: Request,
     session: SessionDep,
     actor: ActorDep,
-    state: str | None = None,
-    risk_class: str | None = None,
-    q: str | None = None,
+    state: CodeOrNone = None,
+    risk_class: CodeOrNone = None,
+    q: SearchOrNone = None,
     page: PageNo = 1,
 ) -> Response:
     page = max(page, 1)
@@ -177,12 +177,12 @@ def loans_page(
 @router.get("/loans/{loan_no}", response_class=HTMLResponse)
 def loan_page(
     request: Request,
-    loan_no: str,
+    loan_no: LoanNo,
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
     as_of: date | None = None,
-    filed: str | None = None,
+    filed: CodeOrNone = None,
 ) -> Response:
     today = clock.today()
     detail = loan_detail(session, loan_no, today, org_paths(actor))
@@ -220,6 +220,6 @@ def loan_page(
 
 
 @router.get("/loans/{loan_no}/timeline")
-def timeline_page(loan_no: str, as_of: date | None = None) -> RedirectResponse:
+def timeline_page(loan_no: LoanNo, as_of: date | None = None) -> RedirectResponse:
     suffix = f"?as_of={as_of.isoformat()}" if as_of else ""
     return RedirectResponse(f"/loans/{loan_no}{suffix}#timeline", status_code=303)

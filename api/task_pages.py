@@ -15,7 +15,7 @@ from api.deps import ClockDep, SessionDep, commit
 from api.errors import status_for
 from api.i18n import language, state_label
 from api.pages import render
-from api.params import Id, PageNo
+from api.params import Code, CodeOrNone, Id, PageNo
 from approvals.queries import request_view
 from cases.completion import EFFECTS, complete_recording_refusals
 from core.errors import PostloanError, ValidationError
@@ -37,9 +37,9 @@ def inbox_page(
     actor: ActorDep,
     clock: ClockDep,
     view: View = View.queue,
-    kind: str = "",
-    loan_no: str = "",
-    overdue: str = "",
+    kind: Code = "",
+    loan_no: Code = "",
+    overdue: Code = "",
     page: PageNo = 1,
 ) -> Response:
     today, page = clock.today(), max(page, 1)
@@ -172,7 +172,7 @@ def task_page(
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
-    saved: str | None = None,
+    saved: CodeOrNone = None,
 ) -> Response:
     task = service.get_task(session, task_id, actor)
     message = {"draft": "draft_saved", "claimed": "claimed"}.get(saved or "")
@@ -180,9 +180,7 @@ def task_page(
 
 
 @router.post("/tasks/{task_id}/claim")
-def claim_from_page(
-    task_id: Id, session: SessionDep, actor: ActorDep, clock: ClockDep
-) -> Response:
+def claim_from_page(task_id: Id, session: SessionDep, actor: ActorDep, clock: ClockDep) -> Response:
     service.claim(session, task_id, actor, now=clock.now(), business_date=clock.today())
     commit(session)
     return RedirectResponse(f"/tasks/{task_id}?saved=claimed", status_code=303)

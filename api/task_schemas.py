@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.params import Text
 from api.schemas import UtcDatetime
 
 
@@ -53,12 +54,12 @@ class TaskAction(BaseModel):
 
 
 class TaskDelegate(TaskAction):
-    to: str = Field(description="Username of the new assignee (must be a candidate).")
-    reason: str | None = None
+    to: Text = Field(description="Username of the new assignee (must be a candidate).")
+    reason: Text | None = None
 
 
 class TaskCancel(TaskAction):
-    reason: str = Field(min_length=1)
+    reason: Text = Field(min_length=1)
 
 
 class TaskSubmission(TaskAction):

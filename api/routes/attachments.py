@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep, commit
 from api.error_schema import error_responses
+from api.params import Key
 from core.errors import NotFoundError, PermissionDeniedError
 from forms import AttachmentRef
 from tasks import attachments
@@ -39,7 +40,7 @@ async def upload(
 
 
 @router.get("/{sha256}", responses=error_responses(401, 404, 422))
-def download(sha256: str, session: SessionDep, actor: ActorDep) -> Response:
+def download(sha256: Key, session: SessionDep, actor: ActorDep) -> Response:
     row = session.get(Attachment, sha256) if re.fullmatch("[0-9a-f]{64}", sha256) else None
     if row is None:
         raise NotFoundError(f"no attachment {sha256}")

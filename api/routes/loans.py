@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep
 from api.error_schema import error_responses
-from api.params import Limit, Offset
+from api.params import CodeOrNone, Limit, LoanNo, Offset, SearchOrNone
 from api.schemas import (
     InstallmentPublic,
     JournalEntryPublic,
@@ -51,10 +51,10 @@ def _public(row: LoanRow) -> LoanPublic:
 def read_loans(
     session: SessionDep,
     actor: ActorDep,
-    branch: str | None = None,
-    state: str | None = None,
-    risk_class: str | None = None,
-    q: str | None = None,
+    branch: CodeOrNone = None,
+    state: CodeOrNone = None,
+    risk_class: CodeOrNone = None,
+    q: SearchOrNone = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> LoansPublic:
@@ -73,7 +73,7 @@ def read_loans(
 
 @router.get("/{loan_no}", response_model=LoanDetailPublic, responses=error_responses(401, 404, 422))
 def read_loan(
-    loan_no: str, session: SessionDep, clock: ClockDep, actor: ActorDep
+    loan_no: LoanNo, session: SessionDep, clock: ClockDep, actor: ActorDep
 ) -> LoanDetailPublic:
     d = loan_detail(session, loan_no, clock.today(), org_paths(actor))
     base = _public(
@@ -103,7 +103,7 @@ def read_loan(
     "/{loan_no}/history", response_model=LoanHistoryPublic, responses=error_responses(401, 404, 422)
 )
 def read_loan_history(
-    loan_no: str, session: SessionDep, actor: ActorDep, as_of: date | None = None
+    loan_no: LoanNo, session: SessionDep, actor: ActorDep, as_of: date | None = None
 ) -> LoanHistoryPublic:
     r = replay_loan(session, loan_no, as_of, org_paths(actor))
     return LoanHistoryPublic(

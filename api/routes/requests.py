@@ -10,7 +10,7 @@ from sqlmodel import Session
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep, commit
 from api.error_schema import error_responses
-from api.params import Id, Limit, Offset
+from api.params import CodeOrNone, Id, Limit, LoanNo, Offset
 from api.request_schemas import (
     ApprovalDecisionPublic,
     ApprovalRequestPublic,
@@ -93,7 +93,7 @@ def _loan(session: Session, loan_no: str, actor: Actor) -> None:
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def file_extension(
-    loan_no: str,
+    loan_no: LoanNo,
     body: ExtensionRequestCreate,
     session: SessionDep,
     actor: ActorDep,
@@ -122,7 +122,7 @@ def file_extension(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def propose_classification(
-    loan_no: str,
+    loan_no: LoanNo,
     body: ClassificationProposalCreate,
     session: SessionDep,
     actor: ActorDep,
@@ -150,7 +150,11 @@ def propose_classification(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def file_write_off(
-    loan_no: str, body: WriteOffRequestCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
+    loan_no: LoanNo,
+    body: WriteOffRequestCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
 ) -> ApprovalRequestPublic:
     _loan(session, loan_no, actor)
     request = filing.file_write_off(
@@ -173,7 +177,11 @@ def file_write_off(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def file_handover(
-    loan_no: str, body: HandoverRequestCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
+    loan_no: LoanNo,
+    body: HandoverRequestCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
 ) -> ApprovalRequestPublic:
     _loan(session, loan_no, actor)
     request = filing.file_handover(
@@ -217,7 +225,7 @@ def _page(
     responses=error_responses(401, 404, 422),
 )
 def read_loan_requests(
-    loan_no: str,
+    loan_no: LoanNo,
     session: SessionDep,
     actor: ActorDep,
     kind: RequestKind | None = None,
@@ -233,7 +241,7 @@ def read_loan_requests(
     responses=error_responses(401, 404, 422),
 )
 def read_extension_requests(
-    loan_no: str, session: SessionDep, actor: ActorDep, limit: Limit = 50, offset: Offset = 0
+    loan_no: LoanNo, session: SessionDep, actor: ActorDep, limit: Limit = 50, offset: Offset = 0
 ) -> ApprovalRequestsPublic:
     return _loan_requests(session, loan_no, actor, RequestKind.extension, limit, offset)
 
@@ -244,7 +252,7 @@ def read_extension_requests(
     responses=error_responses(401, 404, 422),
 )
 def read_classification_proposals(
-    loan_no: str, session: SessionDep, actor: ActorDep, limit: Limit = 50, offset: Offset = 0
+    loan_no: LoanNo, session: SessionDep, actor: ActorDep, limit: Limit = 50, offset: Offset = 0
 ) -> ApprovalRequestsPublic:
     return _loan_requests(session, loan_no, actor, RequestKind.classification, limit, offset)
 
@@ -256,7 +264,7 @@ def read_requests(
     session: SessionDep,
     actor: ActorDep,
     kind: RequestKind | None = None,
-    state: str | None = None,
+    state: CodeOrNone = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ApprovalRequestsPublic:
@@ -322,7 +330,7 @@ def read_signals() -> dict[str, dict[str, str]]:
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def report_warning(
-    loan_no: str, body: WarningCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
+    loan_no: LoanNo, body: WarningCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> WarningCasePublic:
     loan = visible_loan(session, loan_no, org_paths(actor))
     approval_requests.require_filer(session, loan, actor)
@@ -346,6 +354,6 @@ def report_warning(
     response_model=list[WarningCasePublic],
     responses=error_responses(401, 404, 422),
 )
-def read_warnings(loan_no: str, session: SessionDep, actor: ActorDep) -> list[WarningCasePublic]:
+def read_warnings(loan_no: LoanNo, session: SessionDep, actor: ActorDep) -> list[WarningCasePublic]:
     loan = visible_loan(session, loan_no, org_paths(actor))
     return [warning_public(session, c) for c in warnings_of_loan(session, loan.id or 0)]

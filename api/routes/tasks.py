@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep, commit
 from api.error_schema import error_responses
-from api.params import Id, Limit, Offset
+from api.params import CodeOrNone, Id, Limit, Offset
 from api.task_schemas import (
     HumanTaskDetailPublic,
     HumanTaskPublic,
@@ -71,11 +71,11 @@ def read_tasks(
     actor: ActorDep,
     clock: ClockDep,
     view: View = View.queue,
-    kind: str | None = None,
-    loan_no: str | None = None,
-    branch: str | None = None,
-    bucket: str | None = None,
-    risk_class: str | None = None,
+    kind: CodeOrNone = None,
+    loan_no: CodeOrNone = None,
+    branch: CodeOrNone = None,
+    bucket: CodeOrNone = None,
+    risk_class: CodeOrNone = None,
     due_before: date | None = None,
     due_after: date | None = None,
     overdue: bool | None = None,

@@ -242,3 +242,37 @@ def test_request_unparsable_body_is_422_not_400(api):
     )
     detail = _shape(response, 422, "invalid_input")
     assert detail["errors"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/v1/loans", {"q": "a\x00b"}, "query.q"),
+        ("/api/v1/loans", {"branch": "BJ\x0001"}, "query.branch"),
+        ("/api/v1/tasks", {"kind": "a\x00b"}, "query.kind"),
+        ("/api/v1/approval-requests", {"state": "\x00"}, "query.state"),
+    ],
+)
+def test_request_nul_in_query_is_422_not_500(api, path, params, field):
+    client, _ = api  # Postgres refuses NUL in text: it was a 500 there
+    detail = _shape(client.get(path, params=params), 422, "invalid_input")
+    assert [e["field"] for e in detail["errors"]] == [field]
+    assert detail["errors"][0]["message"] == "不能包含空字符 (NUL)"
+
+
+def test_request_nul_in_body_text_is_422_not_500(api):
+    client, task = api
+    response = client.post(f"/api/v1/tasks/{task.id}/cancel", json={"reason": "a\x00b"})
+    assert _shape(response, 422, "invalid_input")["errors"][0]["field"] == "body.reason"
+
+
+def test_request_overlong_filter_is_422(api):
+    client, _ = api
+    detail = _shape(client.get("/api/v1/tasks", params={"kind": "k" * 65}), 422, "invalid_input")
+    assert detail["errors"][0]["message"] == "最多 64 个字符"
+
+
+def test_page_nul_in_query_is_an_html_422(web):
+    client, _ = web
+    assert _signed_in_header(_page(client.get("/inbox", params={"kind": "a\x00b"}), 422))
+    assert _signed_in_header(_page(client.get("/loans", params={"q": "a\x00b"}), 422))
