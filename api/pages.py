@@ -27,6 +27,7 @@ from api.i18n import (
 )
 from api.i18n_messages import TASK_EVENTS, reason_text
 from api.loan_timeline import loan_tasks, people, timeline
+from api.params import CodeOrNone, LoanNo, PageNo, SearchOrNone
 from api.routes.loans import org_paths
 from api.signin_throttle import SignInLockedError, address, sign_in
 from approvals.queries import list_requests, names_of, person
@@ -119,7 +120,7 @@ def _login_form(
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> Response:
+def login_page(request: Request, next: SearchOrNone = None) -> Response:
     return _login_form(request, {"next": _safe_next(next), "error": None, "username": ""})
 
 
@@ -161,10 +162,10 @@ def loans_page(
     request: Request,
     session: SessionDep,
     actor: ActorDep,
-    state: str | None = None,
-    risk_class: str | None = None,
-    q: str | None = None,
-    page: int = 1,
+    state: CodeOrNone = None,
+    risk_class: CodeOrNone = None,
+    q: SearchOrNone = None,
+    page: PageNo = 1,
 ) -> Response:
     page = max(page, 1)
     rows, count = list_loans(
@@ -193,12 +194,12 @@ def loans_page(
 @router.get("/loans/{loan_no}", response_class=HTMLResponse)
 def loan_page(
     request: Request,
-    loan_no: str,
+    loan_no: LoanNo,
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
     as_of: date | None = None,
-    filed: str | None = None,
+    filed: CodeOrNone = None,
 ) -> Response:
     today = clock.today()
     detail = loan_detail(session, loan_no, today, org_paths(actor))
@@ -232,6 +233,6 @@ def loan_page(
 
 
 @router.get("/loans/{loan_no}/timeline")
-def timeline_page(loan_no: str, as_of: date | None = None) -> RedirectResponse:
+def timeline_page(loan_no: LoanNo, as_of: date | None = None) -> RedirectResponse:
     suffix = f"?as_of={as_of.isoformat()}" if as_of else ""
     return RedirectResponse(f"/loans/{loan_no}{suffix}#timeline", status_code=303)

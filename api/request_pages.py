@@ -17,6 +17,7 @@ from api.errors import status_for
 from api.i18n import language
 from api.i18n_messages import error_message
 from api.pages import render
+from api.params import CodeOrNone, Id, Key, LoanNo
 from api.routes.loans import org_paths
 from approvals import filing
 from approvals import requests as approval_requests
@@ -75,7 +76,7 @@ def _form_page(
 
 @router.get("/loans/{loan_no}/apply/{kind}", response_class=HTMLResponse)
 def apply_page(
-    loan_no: str, kind: str, request: Request, session: SessionDep, actor: ActorDep
+    loan_no: LoanNo, kind: Key, request: Request, session: SessionDep, actor: ActorDep
 ) -> Response:
     return _form_page(request, session, actor, loan_no, kind)
 
@@ -111,8 +112,8 @@ def _date(value: str, field: str) -> date:
 
 @router.post("/loans/{loan_no}/apply/{kind}", response_class=HTMLResponse)
 async def apply_submit(
-    loan_no: str,
-    kind: str,
+    loan_no: LoanNo,
+    kind: Key,
     request: Request,
     session: SessionDep,
     actor: ActorDep,
@@ -180,12 +181,12 @@ async def apply_submit(
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
 def request_page(
-    request_id: int,
+    request_id: Id,
     request: Request,
     session: SessionDep,
     actor: ActorDep,
-    filed: str | None = None,
-    withdrawn: str | None = None,
+    filed: CodeOrNone = None,
+    withdrawn: CodeOrNone = None,
 ) -> Response:
     view = request_view(session, request_id, actor)
     r = view.request
@@ -213,7 +214,7 @@ def request_page(
 
 @router.post("/requests/{request_id}/withdraw")
 async def withdraw_from_page(
-    request_id: int, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
+    request_id: Id, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
     posted = await request.form()
     approval_requests.withdraw(

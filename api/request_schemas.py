@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.params import Text
+from api.schemas import UtcDatetime
 from forms import AttachmentRef
 from statemachines.enums import RiskClass
 
 
 class GuarantorConsent(BaseModel):
-    guarantor: str = Field(min_length=1, max_length=200, description="The guarantor's name.")
+    guarantor: Text = Field(min_length=1, max_length=200, description="The guarantor's name.")
     attachment: AttachmentRef = Field(description="The signed consent, uploaded first.")
 
 
 class ExtensionRequestCreate(BaseModel):
     new_maturity_date: date = Field(description="The maturity date asked for.")
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Text = Field(min_length=1, max_length=1000)
     financial_difficulty: bool = Field(
         default=False,
         description="The account manager's assessment that the borrower is in financial "
@@ -31,27 +33,27 @@ class ExtensionRequestCreate(BaseModel):
 
 class ClassificationProposalCreate(BaseModel):
     proposed_class: RiskClass
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: Text = Field(min_length=1, max_length=4000)
     evidence: list[AttachmentRef] = Field(default_factory=list)
 
 
 class WriteOffRequestCreate(BaseModel):
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: Text = Field(min_length=1, max_length=4000)
     evidence: list[AttachmentRef] = Field(default_factory=list)
 
 
 class HandoverRequestCreate(BaseModel):
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: Text = Field(min_length=1, max_length=4000)
 
 
 class WarningCreate(BaseModel):
-    signals: list[str] = Field(min_length=1, description="Signal codes (GET /warnings/signals).")
-    description: str = Field(min_length=1, max_length=4000)
+    signals: list[Text] = Field(min_length=1, description="Signal codes (GET /warnings/signals).")
+    description: Text = Field(min_length=1, max_length=4000)
     evidence: list[AttachmentRef] = Field(default_factory=list)
 
 
 class RequestWithdraw(BaseModel):
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Text = Field(min_length=1, max_length=1000)
 
 
 class ApprovalDecisionPublic(BaseModel):
@@ -64,7 +66,7 @@ class ApprovalDecisionPublic(BaseModel):
     on_behalf_of: str | None
     opinion: str | None
     data: dict[str, Any]
-    decided_at: datetime
+    decided_at: UtcDatetime
 
 
 class ApprovalRequestPublic(BaseModel):

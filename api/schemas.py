@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# Times are stored as naive UTC; the API always says so (2026-03-02T08:00:00Z), never a bare time
+UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class LoanPublic(BaseModel):
@@ -51,7 +59,7 @@ class LoanDetailPublic(LoanPublic):
 class JournalEntryPublic(BaseModel):
     seq: int
     business_date: date
-    wall_time: datetime
+    wall_time: UtcDatetime
     machine: str
     event: str
     from_state: str | None

@@ -16,6 +16,7 @@ from api.errors import status_for
 from api.i18n import language, state_label
 from api.i18n_messages import error_message
 from api.pages import render
+from api.params import Code, CodeOrNone, Id, PageNo
 from approvals.queries import request_view
 from cases.completion import EFFECTS, complete_recording_refusals
 from core.errors import PostloanError, ValidationError
@@ -39,10 +40,10 @@ def inbox_page(
     actor: ActorDep,
     clock: ClockDep,
     view: View = View.queue,
-    kind: str = "",
-    loan_no: str = "",
-    overdue: str = "",
-    page: int = 1,
+    kind: Code = "",
+    loan_no: Code = "",
+    overdue: Code = "",
+    page: PageNo = 1,
 ) -> Response:
     today, page = clock.today(), max(page, 1)
     filters = TaskFilter(
@@ -194,12 +195,12 @@ def _task_page(
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def task_page(
-    task_id: int,
+    task_id: Id,
     request: Request,
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
-    saved: str | None = None,
+    saved: CodeOrNone = None,
 ) -> Response:
     task = service.get_task(session, task_id, actor)
     message = {"draft": "draft_saved", "claimed": "claimed", "assigned": "assigned"}.get(
@@ -209,9 +210,7 @@ def task_page(
 
 
 @router.post("/tasks/{task_id}/claim")
-def claim_from_page(
-    task_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep
-) -> Response:
+def claim_from_page(task_id: Id, session: SessionDep, actor: ActorDep, clock: ClockDep) -> Response:
     service.claim(session, task_id, actor, now=clock.now(), business_date=clock.today())
     commit(session)
     return RedirectResponse(f"/tasks/{task_id}?saved=claimed", status_code=303)
@@ -219,7 +218,7 @@ def claim_from_page(
 
 @router.post("/tasks/{task_id}/release")
 def release_from_page(
-    task_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep
+    task_id: Id, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
     service.release(session, task_id, actor, now=clock.now(), business_date=clock.today())
     commit(session)
@@ -228,7 +227,7 @@ def release_from_page(
 
 @router.post("/tasks/{task_id}", response_class=HTMLResponse)
 async def submit_task_form(
-    task_id: int, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
+    task_id: Id, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
     """Save a draft or complete. Uploaded files are stored first (by content hash) so that a
     form sent back with errors keeps them; nothing else is saved unless the form is valid."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from api.params import Text
+from api.schemas import UtcDatetime
 
 
 class HumanTaskPublic(BaseModel):
@@ -27,7 +30,7 @@ class HumanTaskPublic(BaseModel):
     candidate_role: str | None
     assignee: str | None
     completed_by: str | None
-    completed_at: datetime | None
+    completed_at: UtcDatetime | None
     version: int
 
 
@@ -51,12 +54,12 @@ class TaskAction(BaseModel):
 
 
 class TaskDelegate(TaskAction):
-    to: str = Field(description="Username of the new assignee (must be a candidate).")
-    reason: str | None = None
+    to: Text = Field(description="Username of the new assignee (must be a candidate).")
+    reason: Text | None = None
 
 
 class TaskCancel(TaskAction):
-    reason: str = Field(min_length=1)
+    reason: Text = Field(min_length=1)
 
 
 class TaskSubmission(TaskAction):

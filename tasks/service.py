@@ -277,10 +277,14 @@ def require_assignee(session: Session, task: HumanTask, actor: Actor, doing: str
         raise TaskClosedError(f"task {task.id} is {state}", task_id=task.id, state=state)
     facts, _ = facts_for(actor, task, "complete")
     if facts.read_only:
-        raise TaskPermissionError("auditors can read tasks but not act on them", actor=facts.actor)
+        raise TaskPermissionError(
+            "auditors can read tasks but not act on them", actor=facts.actor, rule="read_only"
+        )
     if not facts.is_assignee:
         raise TaskPermissionError(
-            f"the task is not in {facts.actor}'s inbox; claim it first", actor=facts.actor
+            f"the task is not in {facts.actor}'s inbox; claim it first",
+            actor=facts.actor,
+            rule="not_assignee",
         )
 
 

@@ -67,3 +67,33 @@ def make_loan(
     if commit:
         session.commit()
     return loan
+
+
+def seed_book(session: Session, org: DemoOrg, clock: FixedClock) -> list[Loan]:
+    """A small demo-like book: loans in two branches, a few open human tasks on them."""
+    from core.identity import Role
+    from tasks.opening import TaskSpec, open_task
+
+    loans = [
+        make_loan(session, org, clock, "BJ01-2025-0001"),
+        make_loan(session, org, clock, "BJ01-2025-0002", months=24, manager="am_bj2"),
+        make_loan(session, org, clock, "SH01-2025-0003", branch="SH01", manager="am_sh1"),
+    ]
+    for n, loan in enumerate(loans, start=1):
+        open_task(
+            session,
+            TaskSpec(
+                kind="loan_card_check",
+                key=f"seed-{n}",
+                title=f"贷后检查 {loan.loan_no}",
+                due_date=date(2025, 3, 20),
+                org_unit=org.units["SH01" if loan.loan_no.startswith("SH") else "BJ01"],
+                candidate_role=Role.account_manager,
+                loan=loan,
+            ),
+            actor="system:test",
+            now=clock.now(),
+            business_date=date(2025, 3, 3),
+        )
+    session.commit()
+    return loans

@@ -9,6 +9,8 @@ from fastapi.responses import Response
 
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep, commit
+from api.error_schema import error_responses
+from api.params import Key
 from core.errors import NotFoundError, PermissionDeniedError
 from forms import AttachmentRef
 from tasks import attachments
@@ -17,7 +19,9 @@ from tasks.models import Attachment
 router = APIRouter(prefix="/attachments", tags=["attachments"])
 
 
-@router.post("", response_model=AttachmentRef, status_code=201)
+@router.post(
+    "", response_model=AttachmentRef, status_code=201, responses=error_responses(401, 403, 422)
+)
 async def upload(
     file: UploadFile, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> AttachmentRef:
@@ -35,8 +39,8 @@ async def upload(
     return ref
 
 
-@router.get("/{sha256}")
-def download(sha256: str, session: SessionDep, actor: ActorDep) -> Response:
+@router.get("/{sha256}", responses=error_responses(401, 404, 422))
+def download(sha256: Key, session: SessionDep, actor: ActorDep) -> Response:
     row = session.get(Attachment, sha256) if re.fullmatch("[0-9a-f]{64}", sha256) else None
     if row is None:
         raise NotFoundError(f"no attachment {sha256}")

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.auth import ActorDep
 from api.deps import SessionDep
+from api.error_schema import error_responses
 from api.schemas import VerifyPublic
 from audit.verify import verify_journal
 from core.errors import PermissionDeniedError
@@ -14,7 +15,7 @@ from core.identity import Role
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
-@router.get("/verify", response_model=VerifyPublic)
+@router.get("/verify", response_model=VerifyPublic, responses=error_responses(401, 403))
 def verify(session: SessionDep, actor: ActorDep) -> VerifyPublic:
     if not (actor.read_only or Role.admin in actor.me.roles):
         raise PermissionDeniedError("journal verification is for auditors and administrators")

@@ -10,12 +10,13 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.auth import issue_token
 from api.deps import ClockDep, SessionDep
 from api.signin_throttle import address, sign_in
+from api.error_schema import error_responses
 from api.task_schemas import Token
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=Token)
+@router.post("/token", response_model=Token, responses=error_responses(401, 422))
 def login_for_token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],

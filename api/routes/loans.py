@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep
+from api.error_schema import error_responses
+from api.params import CodeOrNone, Limit, LoanNo, Offset, SearchOrNone
 from api.schemas import (
     InstallmentPublic,
     JournalEntryPublic,
@@ -46,16 +47,16 @@ def _public(row: LoanRow) -> LoanPublic:
     )
 
 
-@router.get("", response_model=LoansPublic)
+@router.get("", response_model=LoansPublic, responses=error_responses(401, 422))
 def read_loans(
     session: SessionDep,
     actor: ActorDep,
-    branch: str | None = None,
-    state: str | None = None,
-    risk_class: str | None = None,
-    q: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    branch: CodeOrNone = None,
+    state: CodeOrNone = None,
+    risk_class: CodeOrNone = None,
+    q: SearchOrNone = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> LoansPublic:
     rows, count = list_loans(
         session,
@@ -70,9 +71,9 @@ def read_loans(
     return LoansPublic(data=[_public(r) for r in rows], count=count)
 
 
-@router.get("/{loan_no}", response_model=LoanDetailPublic)
+@router.get("/{loan_no}", response_model=LoanDetailPublic, responses=error_responses(401, 404, 422))
 def read_loan(
-    loan_no: str, session: SessionDep, clock: ClockDep, actor: ActorDep
+    loan_no: LoanNo, session: SessionDep, clock: ClockDep, actor: ActorDep
 ) -> LoanDetailPublic:
     d = loan_detail(session, loan_no, clock.today(), org_paths(actor))
     base = _public(
@@ -98,9 +99,11 @@ def read_loan(
     )
 
 
-@router.get("/{loan_no}/history", response_model=LoanHistoryPublic)
+@router.get(
+    "/{loan_no}/history", response_model=LoanHistoryPublic, responses=error_responses(401, 404, 422)
+)
 def read_loan_history(
-    loan_no: str, session: SessionDep, actor: ActorDep, as_of: date | None = None
+    loan_no: LoanNo, session: SessionDep, actor: ActorDep, as_of: date | None = None
 ) -> LoanHistoryPublic:
     r = replay_loan(session, loan_no, as_of, org_paths(actor))
     return LoanHistoryPublic(

@@ -4,13 +4,13 @@ services of approvals/ and cases/."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlmodel import Session
 
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep, commit
+from api.error_schema import error_responses
+from api.params import CodeOrNone, Id, Limit, LoanNo, Offset
 from api.request_schemas import (
     ApprovalDecisionPublic,
     ApprovalRequestPublic,
@@ -37,8 +37,6 @@ from statemachines.enums import RequestKind
 from tasks.access import Actor
 
 router = APIRouter(tags=["approvals"])
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 def public(view: RequestView) -> ApprovalRequestPublic:
@@ -89,10 +87,13 @@ def _loan(session: Session, loan_no: str, actor: Actor) -> None:
 
 
 @router.post(
-    "/loans/{loan_no}/extension-requests", response_model=ApprovalRequestPublic, status_code=201
+    "/loans/{loan_no}/extension-requests",
+    response_model=ApprovalRequestPublic,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 def file_extension(
-    loan_no: str,
+    loan_no: LoanNo,
     body: ExtensionRequestCreate,
     session: SessionDep,
     actor: ActorDep,
@@ -118,9 +119,10 @@ def file_extension(
     "/loans/{loan_no}/classification-proposals",
     response_model=ApprovalRequestPublic,
     status_code=201,
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 def propose_classification(
-    loan_no: str,
+    loan_no: LoanNo,
     body: ClassificationProposalCreate,
     session: SessionDep,
     actor: ActorDep,
@@ -142,10 +144,17 @@ def propose_classification(
 
 
 @router.post(
-    "/loans/{loan_no}/write-off-requests", response_model=ApprovalRequestPublic, status_code=201
+    "/loans/{loan_no}/write-off-requests",
+    response_model=ApprovalRequestPublic,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 def file_write_off(
-    loan_no: str, body: WriteOffRequestCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
+    loan_no: LoanNo,
+    body: WriteOffRequestCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
 ) -> ApprovalRequestPublic:
     _loan(session, loan_no, actor)
     request = filing.file_write_off(
@@ -162,10 +171,17 @@ def file_write_off(
 
 
 @router.post(
-    "/loans/{loan_no}/handover-requests", response_model=ApprovalRequestPublic, status_code=201
+    "/loans/{loan_no}/handover-requests",
+    response_model=ApprovalRequestPublic,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 def file_handover(
-    loan_no: str, body: HandoverRequestCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
+    loan_no: LoanNo,
+    body: HandoverRequestCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
 ) -> ApprovalRequestPublic:
     _loan(session, loan_no, actor)
     request = filing.file_handover(
@@ -203,9 +219,13 @@ def _page(
     )
 
 
-@router.get("/loans/{loan_no}/requests", response_model=ApprovalRequestsPublic)
+@router.get(
+    "/loans/{loan_no}/requests",
+    response_model=ApprovalRequestsPublic,
+    responses=error_responses(401, 404, 422),
+)
 def read_loan_requests(
-    loan_no: str,
+    loan_no: LoanNo,
     session: SessionDep,
     actor: ActorDep,
     kind: RequestKind | None = None,
@@ -215,26 +235,36 @@ def read_loan_requests(
     return _loan_requests(session, loan_no, actor, kind, limit, offset)
 
 
-@router.get("/loans/{loan_no}/extension-requests", response_model=ApprovalRequestsPublic)
+@router.get(
+    "/loans/{loan_no}/extension-requests",
+    response_model=ApprovalRequestsPublic,
+    responses=error_responses(401, 404, 422),
+)
 def read_extension_requests(
-    loan_no: str, session: SessionDep, actor: ActorDep, limit: Limit = 50, offset: Offset = 0
+    loan_no: LoanNo, session: SessionDep, actor: ActorDep, limit: Limit = 50, offset: Offset = 0
 ) -> ApprovalRequestsPublic:
     return _loan_requests(session, loan_no, actor, RequestKind.extension, limit, offset)
 
 
-@router.get("/loans/{loan_no}/classification-proposals", response_model=ApprovalRequestsPublic)
+@router.get(
+    "/loans/{loan_no}/classification-proposals",
+    response_model=ApprovalRequestsPublic,
+    responses=error_responses(401, 404, 422),
+)
 def read_classification_proposals(
-    loan_no: str, session: SessionDep, actor: ActorDep, limit: Limit = 50, offset: Offset = 0
+    loan_no: LoanNo, session: SessionDep, actor: ActorDep, limit: Limit = 50, offset: Offset = 0
 ) -> ApprovalRequestsPublic:
     return _loan_requests(session, loan_no, actor, RequestKind.classification, limit, offset)
 
 
-@router.get("/approval-requests", response_model=ApprovalRequestsPublic)
+@router.get(
+    "/approval-requests", response_model=ApprovalRequestsPublic, responses=error_responses(401, 422)
+)
 def read_requests(
     session: SessionDep,
     actor: ActorDep,
     kind: RequestKind | None = None,
-    state: str | None = None,
+    state: CodeOrNone = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ApprovalRequestsPublic:
@@ -244,14 +274,22 @@ def read_requests(
     return _page(session, actor, rows, total)
 
 
-@router.get("/approval-requests/{request_id}", response_model=ApprovalRequestPublic)
-def read_request(request_id: int, session: SessionDep, actor: ActorDep) -> ApprovalRequestPublic:
+@router.get(
+    "/approval-requests/{request_id}",
+    response_model=ApprovalRequestPublic,
+    responses=error_responses(401, 403, 404, 422),
+)
+def read_request(request_id: Id, session: SessionDep, actor: ActorDep) -> ApprovalRequestPublic:
     return public(request_view(session, request_id, actor))
 
 
-@router.post("/approval-requests/{request_id}/withdraw", response_model=ApprovalRequestPublic)
+@router.post(
+    "/approval-requests/{request_id}/withdraw",
+    response_model=ApprovalRequestPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def withdraw_request(
-    request_id: int, body: RequestWithdraw, session: SessionDep, actor: ActorDep, clock: ClockDep
+    request_id: Id, body: RequestWithdraw, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> ApprovalRequestPublic:
     request = approval_requests.withdraw(
         session,
@@ -285,9 +323,14 @@ def read_signals() -> dict[str, dict[str, str]]:
     return {code: {"zh": zh, "en": en} for code, (zh, en) in SIGNALS.items()}
 
 
-@router.post("/loans/{loan_no}/warnings", response_model=WarningCasePublic, status_code=201)
+@router.post(
+    "/loans/{loan_no}/warnings",
+    response_model=WarningCasePublic,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def report_warning(
-    loan_no: str, body: WarningCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
+    loan_no: LoanNo, body: WarningCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> WarningCasePublic:
     loan = visible_loan(session, loan_no, org_paths(actor))
     approval_requests.require_filer(session, loan, actor)
@@ -306,7 +349,11 @@ def report_warning(
     return warning_public(session, case)
 
 
-@router.get("/loans/{loan_no}/warnings", response_model=list[WarningCasePublic])
-def read_warnings(loan_no: str, session: SessionDep, actor: ActorDep) -> list[WarningCasePublic]:
+@router.get(
+    "/loans/{loan_no}/warnings",
+    response_model=list[WarningCasePublic],
+    responses=error_responses(401, 404, 422),
+)
+def read_warnings(loan_no: LoanNo, session: SessionDep, actor: ActorDep) -> list[WarningCasePublic]:
     loan = visible_loan(session, loan_no, org_paths(actor))
     return [warning_public(session, c) for c in warnings_of_loan(session, loan.id or 0)]

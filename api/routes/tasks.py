@@ -4,13 +4,14 @@ cancel). Routes resolve resources and call tasks.service; nothing else."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlmodel import Session, select
 
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep, commit
+from api.error_schema import error_responses
+from api.params import CodeOrNone, Id, Limit, Offset
 from api.task_schemas import (
     HumanTaskDetailPublic,
     HumanTaskPublic,
@@ -64,22 +65,22 @@ def detail(session: Session, task: HumanTask, today: date) -> HumanTaskDetailPub
     )
 
 
-@router.get("", response_model=HumanTasksPublic)
+@router.get("", response_model=HumanTasksPublic, responses=error_responses(401, 404, 422))
 def read_tasks(
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
     view: View = View.queue,
-    kind: str | None = None,
-    loan_no: str | None = None,
-    branch: str | None = None,
-    bucket: str | None = None,
-    risk_class: str | None = None,
+    kind: CodeOrNone = None,
+    loan_no: CodeOrNone = None,
+    branch: CodeOrNone = None,
+    bucket: CodeOrNone = None,
+    risk_class: CodeOrNone = None,
     due_before: date | None = None,
     due_after: date | None = None,
     overdue: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> HumanTasksPublic:
     today = clock.today()
     branch_path = None
@@ -106,16 +107,24 @@ def read_tasks(
     )
 
 
-@router.get("/{task_id}", response_model=HumanTaskDetailPublic)
+@router.get(
+    "/{task_id}",
+    response_model=HumanTaskDetailPublic,
+    responses=error_responses(401, 403, 404, 422),
+)
 def read_task(
-    task_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep
+    task_id: Id, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> HumanTaskDetailPublic:
     return detail(session, service.get_task(session, task_id, actor), clock.today())
 
 
-@router.post("/{task_id}/claim", response_model=HumanTaskDetailPublic)
+@router.post(
+    "/{task_id}/claim",
+    response_model=HumanTaskDetailPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def claim_task(
-    task_id: int,
+    task_id: Id,
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
@@ -133,9 +142,13 @@ def claim_task(
     return detail(session, task, clock.today())
 
 
-@router.post("/{task_id}/release", response_model=HumanTaskDetailPublic)
+@router.post(
+    "/{task_id}/release",
+    response_model=HumanTaskDetailPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def release_task(
-    task_id: int,
+    task_id: Id,
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
@@ -153,9 +166,13 @@ def release_task(
     return detail(session, task, clock.today())
 
 
-@router.post("/{task_id}/delegate", response_model=HumanTaskDetailPublic)
+@router.post(
+    "/{task_id}/delegate",
+    response_model=HumanTaskDetailPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def delegate_task(
-    task_id: int, body: TaskDelegate, session: SessionDep, actor: ActorDep, clock: ClockDep
+    task_id: Id, body: TaskDelegate, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> HumanTaskDetailPublic:
     to = user_by_username(session, body.to)
     task = service.delegate(
@@ -172,9 +189,13 @@ def delegate_task(
     return detail(session, task, clock.today())
 
 
-@router.post("/{task_id}/draft", response_model=HumanTaskDetailPublic)
+@router.post(
+    "/{task_id}/draft",
+    response_model=HumanTaskDetailPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def save_task_draft(
-    task_id: int, body: TaskSubmission, session: SessionDep, actor: ActorDep, clock: ClockDep
+    task_id: Id, body: TaskSubmission, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> HumanTaskDetailPublic:
     task = service.save_draft(
         session, task_id, actor, body.data, now=clock.now(), expected_version=body.version
@@ -183,9 +204,13 @@ def save_task_draft(
     return detail(session, task, clock.today())
 
 
-@router.post("/{task_id}/complete", response_model=HumanTaskDetailPublic)
+@router.post(
+    "/{task_id}/complete",
+    response_model=HumanTaskDetailPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def complete_task(
-    task_id: int, body: TaskSubmission, session: SessionDep, actor: ActorDep, clock: ClockDep
+    task_id: Id, body: TaskSubmission, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> HumanTaskDetailPublic:
     task = complete_recording_refusals(
         session, task_id, actor, body.data, clock, expected_version=body.version
@@ -193,9 +218,13 @@ def complete_task(
     return detail(session, task, clock.today())
 
 
-@router.post("/{task_id}/cancel", response_model=HumanTaskDetailPublic)
+@router.post(
+    "/{task_id}/cancel",
+    response_model=HumanTaskDetailPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def cancel_task(
-    task_id: int, body: TaskCancel, session: SessionDep, actor: ActorDep, clock: ClockDep
+    task_id: Id, body: TaskCancel, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> HumanTaskDetailPublic:
     task = service.cancel(
         session,

@@ -73,7 +73,7 @@ def test_list_loans_filter_state_returns_matching(client):
 def test_list_loans_bad_limit_422_names_field(client):
     response = client.get("/api/v1/loans", params={"limit": 0})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "limit"]
+    assert [e["field"] for e in response.json()["detail"]["errors"]] == ["query.limit"]
 
 
 def test_read_loan_detail_dpd_and_floor(client):

@@ -6,13 +6,14 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.main import app
+from tests.api.browser import sign_in
 
 EVIL = '"><script>alert(1)</script>'
 
 
 def test_login_failed_username_shown_escaped(engine, org):
     with TestClient(app) as client:
-        response = client.post("/login", data={"username": EVIL, "password": "x"})
+        response = sign_in(client, EVIL, "x")
     assert response.status_code == 401
     assert EVIL not in response.text and "&lt;script&gt;" in response.text
 
