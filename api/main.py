@@ -8,7 +8,8 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from api import csrf, errors, pages, request_pages, task_pages
+from api import csrf, docs_pages, errors, pages, request_pages, security_headers, task_pages
+from api.body_limit import BodyLimit
 from api.deps import STATIC_DIR
 from api.routes import attachments, audit, auth, loans, requests, tasks
 from forms import FORMS, json_schema
@@ -18,8 +19,13 @@ app = FastAPI(
     summary="Post-loan management: loan lifecycle, inspections, approvals and audit replay.",
     version="0.1.0",
     dependencies=[Depends(csrf.guard)],  # every unsafe cookie-authenticated request
+    docs_url=None,  # served offline by api/docs_pages.py, under the app's CSP
+    redoc_url=None,
+    swagger_ui_oauth2_redirect_url=None,
 )
 errors.install(app)
+security_headers.install(app)  # every response, errors and 500s included
+app.add_middleware(BodyLimit)
 app.include_router(auth.router, prefix="/api/v1")
 app.include_router(loans.router, prefix="/api/v1")
 app.include_router(tasks.router, prefix="/api/v1")
@@ -29,7 +35,9 @@ app.include_router(audit.router, prefix="/api/v1")
 app.include_router(pages.router)
 app.include_router(task_pages.router)
 app.include_router(request_pages.router)
+app.include_router(docs_pages.router)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+app.mount(docs_pages.ASSETS_URL, docs_pages.ASSETS, name="docs-assets")
 
 
 def openapi_with_forms() -> dict[str, Any]:

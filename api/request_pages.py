@@ -18,6 +18,7 @@ from api.i18n import language
 from api.i18n_messages import error_message
 from api.pages import render
 from api.params import CodeOrNone, Id, Key, LoanNo
+from api.routes.attachments import store_upload
 from api.routes.loans import org_paths
 from approvals import filing
 from approvals import requests as approval_requests
@@ -30,7 +31,6 @@ from loans.extensions import active_guarantors
 from loans.models import Loan
 from loans.queries import visible_loan
 from statemachines.enums import RiskClass
-from tasks import attachments
 from tasks.access import SUPERVISOR_ROLES, Actor, can_see
 
 router = APIRouter(include_in_schema=False)
@@ -85,17 +85,7 @@ async def _files(
     posted: FormData, name: str, session: Any, actor: Actor, clock: Any
 ) -> list[AttachmentRef]:
     files = [f for f in posted.getlist(name) if isinstance(f, UploadFile) and f.filename]
-    return [
-        attachments.store(
-            session,
-            data=await f.read(),
-            filename=f.filename or "file",
-            content_type=f.content_type or "application/octet-stream",
-            uploaded_by=actor.me.user.id or 0,
-            now=clock.now(),
-        )
-        for f in files
-    ]
+    return [await store_upload(session, f, actor, clock, field=name) for f in files]
 
 
 def _date(value: str, field: str) -> date:

@@ -17,13 +17,14 @@ from api.i18n import language, state_label
 from api.i18n_messages import error_message
 from api.pages import render
 from api.params import Code, CodeOrNone, Id, PageNo
+from api.routes.attachments import store_upload
 from approvals.queries import request_view
 from cases.completion import EFFECTS, complete_recording_refusals
 from core.errors import PostloanError, ValidationError
 from core.identity import User, user_by_username
 from forms import FORMS, error_messages, form_for, parse_form_fields, render_form
 from statemachines.enums import RequestKind, TaskState
-from tasks import attachments, service
+from tasks import service
 from tasks.access import facts_for
 from tasks.escalation import notifications_for
 from tasks.people import eligible_assignees, eligible_inspectors
@@ -229,8 +230,9 @@ def release_from_page(
 async def submit_task_form(
     task_id: Id, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
-    """Save a draft or complete. Uploaded files are stored first (by content hash) so that a
-    form sent back with errors keeps them; nothing else is saved unless the form is valid."""
+    """Save a draft or complete. Who may is decided first: a stranger or an auditor stores
+    nothing, files included. Then uploaded files are stored (by content hash) so that a form
+    sent back with errors keeps them; nothing else is saved unless the form is valid."""
     task = service.get_task(session, task_id, actor)
     service.require_assignee(session, task, actor, "complete")  # before a file is stored
     posted = await request.form()
@@ -243,17 +245,17 @@ async def submit_task_form(
     data = parse_form_fields(task.kind, flat)
     for field, many in form_for(task.kind).attachment_fields().items():
         files = [f for f in posted.getlist(field) if isinstance(f, UploadFile) and f.filename]
-        refs = [
-            attachments.store(
-                session,
-                data=await f.read(),
-                filename=f.filename or "file",
-                content_type=f.content_type or "application/octet-stream",
-                uploaded_by=actor.me.user.id or 0,
-                now=clock.now(),
-            ).model_dump(mode="json")
-            for f in files
-        ]
+        try:
+            refs = [
+                (await store_upload(session, f, actor, clock, field=field)).model_dump(mode="json")
+                for f in files
+            ]
+        except ValidationError as exc:  # a refused file: shown beside its field, nothing kept
+            session.rollback()
+            return _task_page(
+                request, session, actor, task, clock.today(), values=data, status_code=422,
+                errors=error_messages(exc, language(request)),
+            )  # fmt: skip
         if refs:
             kept = data.get(field) or []
             data[field] = [*kept, *refs] if many else refs[-1]

@@ -19,7 +19,7 @@ from loans.book import get_loan
 from loans.extensions import request_extension
 from statemachines.enums import LoanState, RequestKind, RiskClass
 from tasks.access import Actor
-from tasks.attachments import require_stored
+from tasks.attachments import link, require_stored
 
 
 def file_extension(
@@ -79,6 +79,7 @@ def file_extension(
     )
     extension.approval_request_id = request.id
     session.add(extension)
+    link(session, "request", request.id or 0, refs)
     return request
 
 
@@ -114,7 +115,7 @@ def propose_classification(
         )
     check_class(session, loan, RiskClass(proposed_class), business_date, field="proposed_class")
     require_stored(session, evidence)
-    return submit(
+    request = submit(
         session,
         RequestKind.classification,
         loan,
@@ -131,6 +132,8 @@ def propose_classification(
         now=now,
         business_date=business_date,
     )
+    link(session, "request", request.id or 0, list(evidence))
+    return request
 
 
 def file_write_off(
@@ -162,7 +165,7 @@ def file_write_off(
         "only a non-performing loan",
     )
     require_stored(session, evidence)
-    return submit(
+    request = submit(
         session,
         RequestKind.write_off,
         loan,
@@ -173,6 +176,8 @@ def file_write_off(
         now=now,
         business_date=business_date,
     )
+    link(session, "request", request.id or 0, list(evidence))
+    return request
 
 
 def file_handover(

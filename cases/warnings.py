@@ -31,7 +31,7 @@ from loans.book import get_loan
 from statemachines.enums import LoanState, RequestKind, WarningState
 from statemachines.warning_case import WarningCaseLifecycle, WarningFacts
 from tasks.access import Actor
-from tasks.attachments import require_stored
+from tasks.attachments import link, require_stored
 from tasks.models import HumanTask
 from tasks.opening import TaskSpec, open_task
 
@@ -165,6 +165,7 @@ def raise_warning(
             session.add(case)
     except IntegrityError:
         return session.exec(select(WarningCase).where(WarningCase.key == case.key)).one()
+    link(session, "case", case.id or 0, case.evidence)
     _journal(
         session,
         case,
@@ -215,6 +216,7 @@ def _join(
     case.evidence = [*case.evidence, *(e.model_dump(mode="json") for e in evidence)]
     session.add(case)
     session.flush()
+    link(session, "case", case.id or 0, list(evidence))
     journal.append(
         session,
         aggregate_type=WARNING,

@@ -26,6 +26,17 @@ class Settings(BaseSettings):
     attachments_dir: str = Field(
         default="var/attachments", description="Where attachments are stored by content hash."
     )
+    attachment_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1,
+        description="Largest file one may upload (20 MB: a phone photo or a scanned notice).",
+    )
+    request_max_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        ge=1,
+        description="Largest request body (100 MB: a form with several photos); a larger one "
+        "is refused with 413 before it is read (Content-Length, else counted as it streams).",
+    )
     token_minutes: int = Field(default=8 * 60, description="Sign-in lifetime (a working day).")
     timezone: str = Field(default="Asia/Shanghai", description="The bank's business time zone.")
     default_currency: str = "CNY"

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -139,6 +140,20 @@ class Attachment(SQLModel, table=True):
     size: int = Field(sa_column=Column(BigInteger, nullable=False))
     uploaded_by_id: int = Field(foreign_key="users.id")
     uploaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class AttachmentLink(SQLModel, table=True):
+    """Who may read an attachment, by the hash: its uploader (`upload`, user id) and whatever
+    references it (`task`, `request`, `case`, id), written where forms, requests and cases are
+    saved so a download reads these rows (the primary key's index), never every form's JSON."""
+
+    __tablename__ = "attachment_links"
+
+    sha256: str = Field(
+        sa_column=Column(String(64), ForeignKey("attachments.sha256"), primary_key=True)
+    )
+    owner_type: str = Field(sa_column=Column(String(10), primary_key=True))
+    owner_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
 
 class Outbox(SQLModel, table=True):

@@ -22,6 +22,7 @@ from tasks.bulk import TaskRow, existing_keys, open_tasks_bulk
 from tasks.inspection_reports import CLOSED
 from tasks.inspections import created_by_rule
 from tasks.loan_rows import amounts_by_loan, loan_row, loan_row_columns, task_row
+from tasks.models import HumanTask
 from tasks.notices import NOTICE_TITLES, Notice, render_notice
 
 # 到期前催收: at least 10 days before maturity, a month or earlier recommended (001 §三).
@@ -200,8 +201,14 @@ def schedule_pre_maturity(
             content_type="text/html; charset=utf-8",
             uploaded_by=item.issuer_id,
             now=now,
+            generated=True,
         )
         document = ref.model_dump(mode="json")
         rows.append(replace(item.row, context={**item.row.context, "notice_document": document}))
     ids = open_tasks_bulk(session, rows, actor=actor, now=now, business_date=on)
+    documents = {r.key: r.context["notice_document"] for r in rows}
+    for task_id, key in session.exec(
+        select(HumanTask.id, HumanTask.key).where(col(HumanTask.id).in_(ids))
+    ).all():
+        attachments.link(session, "task", task_id or 0, documents[key])
     return PreMaturityResult(planned=len(planned), created=created_by_rule(session, ids))

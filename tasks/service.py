@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Literal
 
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
@@ -19,7 +20,7 @@ from statemachines.enums import TaskState
 from statemachines.human_task import HumanTaskLifecycle, TaskFacts, TaskPermissionError
 from tasks import outbox
 from tasks.access import Actor, can_see, facts_for
-from tasks.attachments import require_stored
+from tasks.attachments import link, require_stored
 from tasks.errors import (
     TaskAlreadyClaimedError,
     TaskAlreadyCompletedError,
@@ -71,10 +72,12 @@ def _fire(
     *,
     now: datetime,
     target: Principal | None = None,
+    dry_run: bool = False,
 ) -> Principal:
     facts, acting_as = facts_for(actor, task, event, target)
-    try:
-        HumanTaskLifecycle.restore(task).fire(event, facts=facts)
+    try:  # a dry run asks the machine on a stand-in: the task itself is not touched
+        model = SimpleNamespace(state=task.state) if dry_run else task
+        HumanTaskLifecycle.restore(model).fire(event, facts=facts)
     except TransitionNotAllowedError as exc:
         state = TaskState(task.state)
         if state == TaskState.claimed and event == "claim":
@@ -93,7 +96,8 @@ def _fire(
             state=state,
             event=event,
         ) from exc
-    task.updated_at = now
+    if not dry_run:
+        task.updated_at = now
     return acting_as
 
 
@@ -304,6 +308,7 @@ def save_draft(
     task.updated_at = now
     session.add(task)
     session.flush()
+    link(session, "task", task.id or 0, task.draft)  # whoever sees the task sees its files
     return task
 
 
@@ -342,6 +347,7 @@ def complete(
     before = str(task.state)
     acting_as = _fire(session, task, "complete", actor, now=now)
     task.result = form.model_dump(mode="json")
+    link(session, "task", task.id or 0, task.result)  # whoever sees the task sees its files
     task.form_schema_version = form.schema_version
     task.completed_by_id, task.completed_at = actor.me.user.id, now
     task.on_behalf_of_id = acting_as.user.id if acting_as.user.id != actor.me.user.id else None

@@ -131,3 +131,18 @@ def test_warning_reported_from_loan_page(web):
     assert ok.status_code == 303
     page = client.get(ok.headers["location"]).text
     assert "被供应商起诉" in page and "已报告" in page
+
+
+def test_auditor_files_request_with_evidence_403_stores_nothing(web, session, tmp_path):
+    from sqlmodel import select
+
+    from tasks.models import Attachment
+
+    response = _as(web, "auditor").post(
+        "/loans/L2/apply/classification",
+        data={"proposed_class": "special_mention", "reason": "行业下行"},
+        files={"evidence": ("e.pdf", b"%PDF-1.4 evidence", "application/pdf")},
+    )
+    assert response.status_code == 403
+    assert session.exec(select(Attachment)).all() == []
+    assert not any(p.is_file() for p in (tmp_path / "att").rglob("*"))

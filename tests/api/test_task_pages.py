@@ -127,7 +127,7 @@ def visit(web, session, org, clock):
     task = new_task(session, org, clock, late_loan(session), kind="customer_visit", key="v")
     photo = attachments.store(
         session,
-        data=b"\x89PNG site",
+        data=PNG,
         filename="site.png",
         content_type="image/png",
         uploaded_by=org.users["am_bj1"].id,
@@ -281,3 +281,99 @@ def _token(client, username):
         "/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
     )
     return answer.json()["access_token"]
+
+
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+
+def _stored(session, tmp_path):
+    from sqlmodel import select
+
+    from tasks.models import Attachment
+
+    files = [p for p in (tmp_path / "att").rglob("*") if p.is_file()]
+    return session.exec(select(Attachment)).all(), files
+
+
+@pytest.mark.parametrize("action", ["draft", "complete"])
+def test_task_form_auditor_post_with_file_403_stores_nothing(
+    web, session, org, clock, tmp_path, action
+):
+    client, _, _ = web
+    visit = new_task(session, org, clock, None, kind="customer_visit", key="visit")
+    post_form(client, f"/tasks/{visit.id}", f"/tasks/{visit.id}/claim")  # am_bj1 holds it; the auditor may read it
+    sign_out(client)
+    sign_in(client, "auditor")
+    response = post_form(
+        client,
+        f"/tasks/{visit.id}",
+        f"/tasks/{visit.id}",
+        {"_action": action},
+        files={"photos": ("site.png", PNG, "image/png")},
+    )
+    assert response.status_code == 403
+    assert _stored(session, tmp_path) == ([], [])
+
+
+def test_task_form_non_assignee_post_with_file_403_stores_nothing(
+    web, session, org, clock, tmp_path
+):
+    client, _, _ = web
+    visit = new_task(session, org, clock, None, kind="customer_visit", key="visit")
+    post_form(client, f"/tasks/{visit.id}", f"/tasks/{visit.id}/claim")
+    sign_out(client)
+    sign_in(client, "am_bj2")
+    response = post_form(
+        client,
+        f"/tasks/{visit.id}",
+        f"/tasks/{visit.id}",
+        {"_action": "draft"},
+        files={"photos": ("site.png", PNG, "image/png")},
+    )
+    assert response.status_code == 403  # not in their inbox: refused before storing
+    assert _stored(session, tmp_path) == ([], [])
+
+
+def test_task_form_html_upload_refused_beside_field_nothing_stored(
+    web, session, org, clock, tmp_path
+):
+    client, _, _ = web
+    visit = new_task(session, org, clock, None, kind="customer_visit", key="visit")
+    post_form(client, f"/tasks/{visit.id}", f"/tasks/{visit.id}/claim")
+    response = post_form(
+        client,
+        f"/tasks/{visit.id}",
+        f"/tasks/{visit.id}",
+        {"_action": "draft"},
+        files={"photos": ("x.html", b"<script>alert(1)</script>", "text/html")},
+    )
+    assert response.status_code == 422
+    assert "不接受此类文件（text/html）" in response.text
+    assert _stored(session, tmp_path)[0] == []
+
+
+def test_task_form_draft_with_photo_readable_by_colleague_not_other_branch(
+    web, session, org, clock
+):
+    client, _, _ = web
+    visit = new_task(session, org, clock, None, kind="customer_visit", key="visit")
+    post_form(client, f"/tasks/{visit.id}", f"/tasks/{visit.id}/claim")
+    saved = post_form(
+        client,
+        f"/tasks/{visit.id}",
+        f"/tasks/{visit.id}",
+        {"_action": "draft"},
+        files={"photos": ("site.png", PNG, "image/png")},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    session.expire_all()
+    from tasks.models import HumanTask
+
+    sha = session.get(HumanTask, visit.id).draft["photos"][0]["sha256"]
+    for who, status in (("am_bj2", 200), ("am_sh1", 404)):
+        sign_out(client)
+        sign_in(client, who)
+        assert client.get(f"/api/v1/attachments/{sha}").status_code == status, who

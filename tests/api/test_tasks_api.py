@@ -16,6 +16,8 @@ from tests.factories import make_loan
 from tests.tasks.conftest import new_task
 from tests.tasks.payloads import LOAN_CARD_CHECK
 
+JPEG = b"\xff\xd8\xff\xe0 jpeg bytes"
+
 
 @pytest.fixture
 def api(engine, session, org, clock, tmp_path, monkeypatch):
@@ -178,13 +180,13 @@ def test_upload_attachment_then_download(api):
     client, _ = api
     am = _h(client, "am_bj1")
     up = client.post(
-        "/api/v1/attachments", headers=am, files={"file": ("site.jpg", b"jpeg bytes", "image/jpeg")}
+        "/api/v1/attachments", headers=am, files={"file": ("site.jpg", JPEG, "image/jpeg")}
     )
     assert up.status_code == 201
     ref = up.json()
-    assert len(ref["sha256"]) == 64 and ref["size"] == 10
+    assert len(ref["sha256"]) == 64 and ref["size"] == len(JPEG)
     down = client.get(f"/api/v1/attachments/{ref['sha256']}", headers=am)
-    assert down.content == b"jpeg bytes" and down.headers["content-type"] == "image/jpeg"
+    assert down.content == JPEG and down.headers["content-type"] == "image/jpeg"
 
 
 def test_openapi_lists_every_form_schema(api):

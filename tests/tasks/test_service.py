@@ -312,7 +312,7 @@ def test_chain_same_person_two_levels_refused(session, org, clock, loan):
 def photo(session, org, clock):
     ref = attachments.store(
         session,
-        data=b"\x89PNG fake photo",
+        data=b"\x89PNG\r\n\x1a\n fake photo",
         filename="site.png",
         content_type="image/png",
         uploaded_by=org.users["am_bj1"].id,
