@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 a domain error (message printed), 2 usage error (Typer).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -18,6 +19,12 @@ from core.clock import SystemClock
 from core.db import get_engine
 from core.errors import PostloanError, ValidationError
 from core.settings import get_settings
+
+# Prefect's anonymous usage telemetry stays off in our processes and the Prefect server they
+# start (no notice on a first run, no calls out of a bank's network); an operator may set
+# either variable otherwise.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 app = typer.Typer(
     help="postloan 贷后管理 — post-loan management.",
@@ -60,6 +67,28 @@ def business_day(on: date | None) -> date:
     return on or SystemClock(get_settings().tz).today()
 
 
+def label(key: str) -> str:
+    """A page label for the terminal: Chinese, then English (api/i18n.py LABELS)."""
+    from api.i18n import LABELS
+
+    zh, en = LABELS[key]
+    return f"{zh} {en}"
+
+
+def named(value: str | None) -> str:
+    """A state, class or event for the terminal: its Chinese name, then the stored value."""
+    from api.i18n import EVENTS, lookup, state_label
+
+    if value is None:
+        return "∅"
+    zh = lookup(EVENTS, value, "zh") if value in EVENTS else state_label(value, "zh")
+    return value if zh == value else f"{zh} ({value})"
+
+
+def yuan(cents: int) -> str:
+    return f"{cents / 100:,.2f}"
+
+
 DateOpt = Annotated[
     date | None,
     typer.Option(formats=["%Y-%m-%d"], help="Business date (default: today, bank time)."),
@@ -76,4 +105,4 @@ def db_upgrade() -> None:
     console.print(f"[green]database at head[/] ({get_engine().url.render_as_string()})")
 
 
-from api import cli_audit, cli_book, cli_flows  # noqa: E402, F401  (register their commands)
+from api import cli_audit, cli_book, cli_demo, cli_flows  # noqa: E402, F401  (register their commands)
