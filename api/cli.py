@@ -52,13 +52,13 @@ def domain_errors() -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}")
+        err.print(f"[bold red]错误 error:[/] {exc.message}")
         for item in exc.errors:
             where = " ".join(f"{k} {item[k]}" for k in ("line", "field") if item.get(k) is not None)
             err.print(f"  {where}: {item.get('message')}")
         raise typer.Exit(1) from exc
     except PostloanError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}")
+        err.print(f"[bold red]错误 error:[/] {exc.message}")
         raise typer.Exit(1) from exc
 
 
@@ -102,7 +102,9 @@ def db_upgrade() -> None:
 
     url = get_settings().database_url
     migrations.upgrade(url)
-    console.print(f"[green]database at head[/] ({get_engine().url.render_as_string()})")
+    console.print(
+        f"[green]数据库已是最新 database at head[/] ({get_engine().url.render_as_string()})"
+    )
 
 
 from api import cli_audit, cli_book, cli_demo, cli_flows  # noqa: E402, F401  (register their commands)

@@ -42,7 +42,7 @@ def import_file(
         import_kind = ImportKind(kind)
     except ValueError:
         err.print(
-            f"[bold red]error:[/] unknown import kind {kind!r} "
+            f"[bold red]错误 error:[/] 未知的导入类型 unknown import kind {kind!r} "
             f"(use {', '.join(k.value for k in ImportKind)})"
         )
         raise typer.Exit(2) from None
@@ -57,8 +57,8 @@ def import_file(
             business_date=business_day(on),
         )
     console.print(
-        f"[green]imported[/] {file.name}: {report.created} created, "
-        f"{report.skipped} already present, {report.rows} rows"
+        f"[green]已导入 imported[/] {file.name}: {report.created} created 新建, "
+        f"{report.skipped} already present 已存在, {report.rows} rows 行"
     )
 
 

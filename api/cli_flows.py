@@ -110,7 +110,8 @@ def dispatch(
     if once:
         report = deliver_due()
         console.print(
-            f"delivered {report.delivered}, failed {report.failed}, waiting {pending_count()}"
+            f"已投递 delivered {report.delivered}, 失败 failed {report.failed}, "
+            f"待投递 waiting {pending_count()}"
         )
         for error in report.errors[:10]:
             err.print(f"  [red]{error}[/]")
@@ -138,7 +139,7 @@ def deploy(
     from flows.launch import deploy_to_pool
 
     for deployment_id in deploy_to_pool(work_pool, source):
-        console.print(f"deployed {deployment_id}")
+        console.print(f"已部署 deployed {deployment_id}")
 
 
 def _start_prefect_server(port: int) -> subprocess.Popen[bytes]:

@@ -137,7 +137,7 @@ async def _serve(chosen: list, limit: int | None) -> None:  # type: ignore[type-
 
     runner = Runner(pause_on_shutdown=True, limit=limit)
     for deployment in chosen:
-        runner.add_deployment(deployment)
+        await runner.aadd_deployment(deployment)  # in a loop: the sync name gives a coroutine
     stop = asyncio.Event()
 
     async def stop_on_signal() -> None:

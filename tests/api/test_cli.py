@@ -166,7 +166,7 @@ def test_import_samples_then_reimport_payments_skips(seeded):
         result = run("import", kind, str(SAMPLES / f"{kind}.csv"))
         assert result.exit_code == 0, result.output
     again = run("import", "payments", str(SAMPLES / "payments.csv"))
-    assert again.exit_code == 0 and "0 created, 11 already present" in again.output
+    assert again.exit_code == 0 and "0 created 新建, 11 already present 已存在" in again.output
 
 
 def test_import_bad_file_lists_every_line_exit_1(seeded, tmp_path):
