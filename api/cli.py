@@ -1,5 +1,6 @@
 """`postloan` command line (Typer + rich): the app, its command groups and what every command
-shares; the commands live per group in api/cli_book.py, api/cli_audit.py and api/cli_flows.py.
+shares; the commands live per group in api/cli_book.py, api/cli_demo.py, api/cli_audit.py and
+api/cli_flows.py.
 
 Exit codes: 0 ok, 1 a domain error (message printed), 2 usage error (Typer).
 """
