@@ -135,16 +135,17 @@ def serve_all(names: list[str] | None = None, limit: int | None = None) -> None:
 async def _serve(chosen: list, limit: int | None) -> None:  # type: ignore[type-arg]
     from prefect.runner import Runner
 
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # from the start: a signal is never lost
+        loop.add_signal_handler(sig, stop.set)
     runner = Runner(pause_on_shutdown=True, limit=limit)
+    # start() installs this as the SIGTERM handler: ours asks the loop to stop, like Ctrl-C
+    runner.handle_sigterm = lambda *_: loop.call_soon_threadsafe(stop.set)  # type: ignore[method-assign]
     for deployment in chosen:
         await runner.aadd_deployment(deployment)  # in a loop: the sync name gives a coroutine
-    stop = asyncio.Event()
 
     async def stop_on_signal() -> None:
-        await asyncio.sleep(0)  # after start() set its own SIGTERM handler: ours replace it
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         while not runner.started:  # a signal during start-up: stop once it is up
             await asyncio.sleep(0.1)
