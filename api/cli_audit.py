@@ -16,6 +16,8 @@ from api.cli import (
     console,
     domain_errors,
     err,
+    label,
+    named,
 )
 from core.clock import SystemClock
 from core.db import get_engine, session_scope
@@ -31,15 +33,15 @@ def audit_verify() -> None:
         report = verify_journal(session)
     if report.ok:
         console.print(
-            f"[green]journal intact[/]: {report.chains} chains, {report.entries} "
-            f"entries, {report.anchors} anchors"
+            f"[green]日志完整 journal intact[/]: {report.chains} 条链 chains, {report.entries} "
+            f"条记录 entries, {report.anchors} 个锚点 anchors"
         )
         return
     first = report.first_break
     assert first is not None
-    err.print(f"[bold red]journal broken[/] at {first.describe()}")
+    err.print(f"[bold red]日志被破坏 journal broken[/] at {first.describe()}")
     for other in report.breaks[1:20]:
-        err.print(f"  also: {other.describe()}")
+        err.print(f"  另 also: {other.describe()}")
     raise typer.Exit(1)
 
 
@@ -60,8 +62,9 @@ def audit_anchor(on: DateOpt = None) -> None:
         )
         return
     console.print(
-        f"anchor #{anchor.id} ({anchor.business_date}): entries #{anchor.first_entry_id + 1}–"
-        f"#{anchor.last_entry_id}, {anchor.chains} chains, {anchor.digest[:16]}…"
+        f"锚点 anchor #{anchor.id} ({anchor.business_date}): 记录 entries "
+        f"#{anchor.first_entry_id + 1}–#{anchor.last_entry_id}, {anchor.chains} 条链 chains, "
+        f"{anchor.digest[:16]}…"
     )
 
 
@@ -73,36 +76,50 @@ def audit_replay(
         typer.Option("--as-of", formats=["%Y-%m-%d"], help="Replay up to this business date."),
     ] = None,
 ) -> None:
-    """Rebuild a loan's lifecycle state and class on a date from its journal."""
+    """日志回放 Rebuild a loan's lifecycle state and class on a date from its journal."""
     from loans.queries import replay_loan
 
     with domain_errors(), Session(get_engine()) as session:
-        r = replay_loan(session, loan_no, as_of)
-    table = Table("#", "date", "machine", "event", "change", "actor", "reason")
+        r = replay_loan(session, loan_no, as_of, today=business_day(None))
+    table = Table(
+        "#", label("date"), "对象 Machine", label("event"), label("from_to"), label("actor"),
+        label("reason"),
+    )  # fmt: skip
     for e in r.result.applied:
-        change = f"{e.from_state or '∅'} → {e.to_state}" if e.to_state else ""
+        change = f"{named(e.from_state)} → {named(e.to_state)}" if e.to_state else ""
         table.add_row(
             str(e.chain_seq),
             str(e.business_date),
-            e.machine,
-            e.event,
+            MACHINE_NAMES.get(e.machine, e.machine),
+            named(e.event),
             change,
-            e.actor + (f" (for {e.on_behalf_of})" if e.on_behalf_of else ""),
+            e.actor + (f" (代 for {e.on_behalf_of})" if e.on_behalf_of else ""),
             e.reason or "",
         )
     console.print(table)
     states = r.result.states
-    when = f"on {as_of}" if as_of else "now"
+    when = f"截至 as of {as_of}" if as_of else "当前 now"
     console.print(
-        f"{loan_no} {when}: lifecycle [bold]{states.get('loan_lifecycle', '—')}[/], "
-        f"class [bold]{states.get('risk_classification', '—')}[/]"
+        f"{loan_no} {when}: {label('state')} [bold]{named(states.get('loan_lifecycle'))}[/] · "
+        f"{label('class')} [bold]{named(states.get('risk_classification'))}[/]"
     )
     for problem in r.result.problems:
-        err.print(f"[red]problem:[/] {problem}")
+        err.print(f"[red]问题 problem:[/] {problem}")
+    stored = (
+        f"{label('state')} {named(r.stored['loan_lifecycle'])} · "
+        f"{label('class')} {named(r.stored['risk_classification'])}"
+    )
     if r.matches_stored is True:
-        console.print("[green]matches the stored state[/]")
+        console.print(f"[green]{label('replay_ok')}[/]")
     elif r.matches_stored is False:
-        err.print(f"[bold red]does NOT match the stored state[/] {r.stored}")
+        err.print(f"[bold red]{label('replay_bad')}[/] — 当前 stored: {stored}")
         raise typer.Exit(1)
     else:
-        console.print(f"[dim](later entries exist; stored state now is {r.stored})[/]")
+        console.print(f"[dim]此后还有记录 later entries exist; 当前 stored now: {stored}[/]")
+
+
+MACHINE_NAMES = {  # audit.replay.MACHINES and the book's balance entries, for a person
+    "loan_lifecycle": "贷款状态 lifecycle",
+    "risk_classification": "五级分类 class",
+    "loan_book": "账务 book",
+}

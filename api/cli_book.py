@@ -1,8 +1,9 @@
-"""`postloan` commands on the book: `demo seed`, `import`, `loan show` (registered on the app of
+"""`postloan` commands on the book: `import`, `loan show` (registered on the app of
 api/cli.py)."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -16,56 +17,16 @@ from api.cli import (
     app,
     business_day,
     console,
-    demo_app,
     domain_errors,
     err,
+    label,
     loan_app,
+    named,
+    yuan,
 )
 from core.clock import SystemClock
 from core.db import get_engine, session_scope
-from core.errors import ValidationError
 from core.settings import get_settings
-
-
-@demo_app.command("seed")
-def demo_seed(
-    loans: Annotated[int, typer.Option(min=1, help="How many demo loans.")] = 40,
-    today: DateOpt = None,
-    if_empty: Annotated[bool, typer.Option(help="Do nothing if the book has data.")] = False,
-) -> None:
-    """Seed org units, one user per role (password in README) and a demo book of loans."""
-    from loans.demo import DEMO_PASSWORD, is_empty, seed_demo
-    from tasks.demo import seed_demo_tasks
-
-    with domain_errors(), session_scope() as session:
-        if not is_empty(session):
-            if if_empty:
-                console.print("demo data already present — nothing to do")
-                return
-            raise ValidationError("the database already has data; demo seed needs an empty one")
-        org = seed_demo(session, today=business_day(today), loans=loans)
-    # the day's sweep settles what the history paid off and proposes the floors it left
-    # unconfirmed; then the scheduler's checks (none for a loan the sweep closed), a few requests
-    from cases.demo import seed_demo_requests
-    from flows.daily_sweep import plan_day, run_anchor, run_chunk
-
-    with domain_errors():
-        day = business_day(today)
-        proposals = sum(
-            run_chunk(day, lo, hi)["proposals_opened"] for lo, hi in plan_day(day, 20_000)
-        )
-        run_anchor(day)
-        with session_scope() as session:
-            tasks = seed_demo_tasks(session, today=day)
-        with session_scope() as session:
-            requests = seed_demo_requests(
-                session, today=business_day(today), now=SystemClock(get_settings().tz).now()
-            )
-    console.print(
-        f"[green]seeded[/] {len(org.units)} org units, {len(org.users)} users "
-        f"(password [bold]{DEMO_PASSWORD}[/]), {loans} loans, {tasks} tasks, "
-        f"{proposals} classification proposals, {requests} requests"
-    )
 
 
 @app.command("import")
@@ -81,7 +42,7 @@ def import_file(
         import_kind = ImportKind(kind)
     except ValueError:
         err.print(
-            f"[bold red]error:[/] unknown import kind {kind!r} "
+            f"[bold red]错误 error:[/] 未知的导入类型 unknown import kind {kind!r} "
             f"(use {', '.join(k.value for k in ImportKind)})"
         )
         raise typer.Exit(2) from None
@@ -96,36 +57,75 @@ def import_file(
             business_date=business_day(on),
         )
     console.print(
-        f"[green]imported[/] {file.name}: {report.created} created, "
-        f"{report.skipped} already present, {report.rows} rows"
+        f"[green]已导入 imported[/] {file.name}: {report.created} created 新建, "
+        f"{report.skipped} already present 已存在, {report.rows} rows 行"
     )
 
 
 @loan_app.command("show")
-def loan_show(loan_no: str, on: DateOpt = None) -> None:
-    """A loan's state, class, floor, balances and schedule."""
+def loan_show(
+    loan_no: str,
+    on: Annotated[
+        date | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="截至日期 As of this date: state, class, schedule, payments, DPD and floor of "
+            "that day (default: today).",
+        ),
+    ] = None,
+) -> None:
+    """贷款详情 A loan's state, class, floor, balances, schedule and payments (today or --on)."""
     from loans.queries import loan_detail
 
+    today = business_day(None)
     with domain_errors(), Session(get_engine()) as session:
-        d = loan_detail(session, loan_no, business_day(on))
-        loan = d.loan
-        console.print(
-            f"[bold]{loan.loan_no}[/] {d.borrower.name} · {d.branch.name} · {d.manager.full_name}"
-        )
-        console.print(
-            f"state {loan.state} · class {loan.risk_class} "
-            f"(floor {d.floor.risk_class}{': ' + ', '.join(d.floor.reasons) if d.floor.reasons else ''})"
-            f" · {d.days_past_due} days past due · outstanding {d.outstanding_cents / 100:,.2f}"
-            f" {loan.currency} · version {loan.version}"
-        )
-        table = Table("#", "due", "principal", "interest", "paid", "paid off")
-        for i in d.installments:
-            table.add_row(
-                str(i.seq_no),
-                str(i.due_date),
-                f"{i.principal_due_cents / 100:,.2f}",
-                f"{i.interest_due_cents / 100:,.2f}",
-                f"{(i.principal_paid_cents + i.interest_paid_cents) / 100:,.2f}",
-                str(i.paid_off_on or ""),
-            )
-        console.print(table)
+        d = loan_detail(session, loan_no, today, as_of=on)
+    loan = d.loan
+    title = f"{loan.loan_no} · {d.borrower.name}"
+    if d.as_of:
+        title += f" · {label('as_of')} {d.as_of}"
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    floor = named(d.floor.risk_class)
+    if d.floor.reasons:
+        floor += " — " + "；".join(d.floor.reasons)
+    for key, value in (
+        ("branch", d.branch.name),
+        ("manager", d.manager.full_name),
+        ("state", named(d.state)),
+        ("class", named(d.risk_class)),
+        ("class_floor", floor),
+        ("dpd", f"{d.days_past_due} ({d.on})"),
+        ("principal", f"{yuan(loan.principal_cents)} {loan.currency}"),
+        ("outstanding_total", f"{yuan(d.outstanding_cents)} {loan.currency}"),
+        ("disbursed", str(loan.disbursement_date)),
+        ("maturity", str(loan.maturity_date)),
+    ):
+        facts.add_row(label(key), value)
+    console.print(f"[bold]{title}[/]")
+    console.print(facts)
+    if d.as_of:
+        console.print(f"[dim]{label('as_of_view')}[/]")
+    schedule = Table(
+        "#", label("due_date"), label("principal_due"), label("interest_due"), label("paid"),
+        label("paid_off_on"), title=label("schedule"),
+    )  # fmt: skip
+    for i in d.installments:
+        schedule.add_row(
+            str(i.seq_no), str(i.due_date), yuan(i.principal_due_cents),
+            yuan(i.interest_due_cents), yuan(i.principal_paid_cents + i.interest_paid_cents),
+            str(i.paid_off_on or ""),
+        )  # fmt: skip
+    console.print(schedule)
+    payments = Table(
+        label("value_date"), label("payment_ref"), label("payment_amount"),
+        label("applied_interest"), label("applied_principal"), label("unapplied"),
+        title=label("payments"),
+    )  # fmt: skip
+    for p in d.payments:
+        payments.add_row(
+            str(p.value_date), p.payment_ref, yuan(p.amount_cents), yuan(p.interest_applied_cents),
+            yuan(p.principal_applied_cents), yuan(p.unapplied_cents),
+        )  # fmt: skip
+    console.print(payments)

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli import DateOpt, app, business_day, console, domain_errors, err
+from api.cli import DateOpt, app, business_day, console, domain_errors, err, named
 from core.settings import get_settings
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -50,11 +50,54 @@ def sweep_cmd(
                         totals[key] = totals.get(key, 0) + value
                 progress.advance(bar)
         anchor = run_anchor(day)
-    table = Table("measure", "value", title=f"daily sweep {day}")
-    for key, value in sorted(totals.items()):
-        table.add_row(key, f"{value:,.3f}" if isinstance(value, float) else f"{value:,}")
-    table.add_row("journal anchor", anchor)
+    table = Table("项目 Measure", "数值 Value", title=f"日终跑批 Daily sweep {day}")
+    for key, value in sorted(totals.items(), key=lambda kv: _measure_order(kv[0])):
+        table.add_row(
+            measure_label(key), f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+        )
+    table.add_row("日志锚点 Journal anchor", anchor)
     console.print(table)
+
+
+SWEEP_MEASURES: dict[str, str] = {  # flows.daily_sweep.run_chunk's keys, for a person
+    "loans": "参与跑批的贷款 Loans swept",
+    "payments_applied": "分配的还款 Payments allocated",
+    "dpd_updated": "逾期天数更新 Days past due updated",
+    "bucket_changes": "逾期档变化 Bucket changes",
+    "journal_entries": "日志记录 Journal entries",
+    "conflicts_skipped": "并发冲突跳过 Skipped (concurrent change)",
+    "refused_by_machine": "状态机拒绝 Refused by the state machine",
+    "below_floor": "低于分类底线 Below their class floor",
+    "proposals_opened": "新开分类申请 Classification requests opened",
+    "proposals_raised": "调高待批申请 Waiting requests raised",
+    "tasks_refreshed": "刷新任务 Tasks refreshed",
+}
+SWEEP_STEPS = {
+    "payments": "还款分配 payments",
+    "dpd": "逾期天数 days past due",
+    "buckets": "逾期档 buckets",
+    "moves": "状态迁移 moves",
+    "floors": "分类底线 floors",
+}
+
+
+def measure_label(key: str) -> str:
+    """A sweep measure for a person: Chinese, then English; moves and timings by their part."""
+    if key in SWEEP_MEASURES:
+        return SWEEP_MEASURES[key]
+    if key.startswith("moved_"):
+        return f"迁移 Moved: {named(key.removeprefix('moved_'))}"
+    if key.startswith("seconds_"):
+        step = key.removeprefix("seconds_")
+        return f"耗时（秒）Seconds: {SWEEP_STEPS.get(step, step)}"
+    return key
+
+
+def _measure_order(key: str) -> tuple[int, str]:
+    order = list(SWEEP_MEASURES)
+    if key in SWEEP_MEASURES:
+        return (order.index(key), key)
+    return (len(order) + (1 if key.startswith("seconds_") else 0), key)
 
 
 @app.command("dispatch")
@@ -69,7 +112,8 @@ def dispatch(
     if once:
         report = deliver_due()
         console.print(
-            f"delivered {report.delivered}, failed {report.failed}, waiting {pending_count()}"
+            f"已投递 delivered {report.delivered}, 失败 failed {report.failed}, "
+            f"待投递 waiting {pending_count()}"
         )
         for error in report.errors[:10]:
             err.print(f"  [red]{error}[/]")
@@ -97,7 +141,7 @@ def deploy(
     from flows.launch import deploy_to_pool
 
     for deployment_id in deploy_to_pool(work_pool, source):
-        console.print(f"deployed {deployment_id}")
+        console.print(f"已部署 deployed {deployment_id}")
 
 
 def _start_prefect_server(port: int) -> subprocess.Popen[bytes]:
@@ -113,18 +157,23 @@ def _start_prefect_server(port: int) -> subprocess.Popen[bytes]:
         env=env,
         stdout=log,
         stderr=log,
+        start_new_session=True,  # Ctrl-C reaches `serve` only; it stops the server last
     )
     url = f"http://127.0.0.1:{port}/api/health"
-    for _ in range(240):
-        if proc.poll() is not None:
-            raise typer.BadParameter(f"the Prefect server exited; see {home / 'server.log'}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise typer.BadParameter(f"the Prefect server did not start; see {home / 'server.log'}")
+    try:
+        for _ in range(240):
+            if proc.poll() is not None:
+                raise typer.BadParameter(f"the Prefect server exited; see {home / 'server.log'}")
+            try:
+                with urllib.request.urlopen(url, timeout=1):
+                    return proc
+            except OSError:
+                time.sleep(0.5)
+        raise typer.BadParameter(f"the Prefect server did not start; see {home / 'server.log'}")
+    except BaseException:  # Ctrl-C while it starts, too: it has a session of its own
+        proc.terminate()
+        proc.wait(30)
+        raise
 
 
 @app.command("serve")
@@ -148,33 +197,45 @@ def serve(
     if not flows:
         uvicorn.run("api.main:app", host=host, port=port)
         return
-    server = None
-    if not os.environ.get("PREFECT_API_URL"):
-        console.print(f"starting a Prefect server on 127.0.0.1:{prefect_port} …")
-        server = _start_prefect_server(prefect_port)
-        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{prefect_port}/api"  # before import
-    # A chain continues within seconds: the runner looks for new runs every second (Prefect's
-    # default is 10 s), unless the operator set it.
-    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
-    web = uvicorn.Server(uvicorn.Config("api.main:app", host=host, port=port))
-    thread = threading.Thread(target=web.run, name="api", daemon=True)
-    thread.start()
-    # The outbox dispatcher in a process of its own (DESIGN decision 2): its flow runs do not
-    # compete with the API's requests for one interpreter.
-    dispatcher = subprocess.Popen([str(Path(sys.executable).with_name("postloan")), "dispatch"])
-    console.print(
-        f"[green]postloan[/] on http://{host}:{port}  ·  Prefect UI "
-        f"{os.environ['PREFECT_API_URL'].removesuffix('/api')}"
-    )
+    # Ctrl-C (SIGINT) reaches this process only: the Prefect server and the dispatcher have
+    # sessions of their own, so that the runner can pause its schedules on the server before
+    # this process stops the others, in order. SIGTERM is taken like Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    server = dispatcher = web = thread = None
     try:
+        if not os.environ.get("PREFECT_API_URL"):
+            console.print(f"starting a Prefect server on 127.0.0.1:{prefect_port} … 启动 Prefect")
+            server = _start_prefect_server(prefect_port)
+            os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{prefect_port}/api"  # before import
+        # A chain continues within seconds: the runner looks for new runs every second
+        # (Prefect's default is 10 s), unless the operator set it.
+        os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
+        web = uvicorn.Server(uvicorn.Config("api.main:app", host=host, port=port))
+        thread = threading.Thread(target=web.run, name="api", daemon=True)
+        thread.start()
+        # The outbox dispatcher in a process of its own (DESIGN decision 2): its flow runs do
+        # not compete with the API's requests for one interpreter.
+        dispatcher = subprocess.Popen(
+            [str(Path(sys.executable).with_name("postloan")), "dispatch"], start_new_session=True
+        )
+        console.print(
+            f"[green]postloan[/] on http://{host}:{port}  ·  Prefect UI "
+            f"{os.environ['PREFECT_API_URL'].removesuffix('/api')}  (Ctrl-C 停止 stops)"
+        )
         from flows.launch import serve_all
 
-        serve_all()  # blocks; Prefect's runner wants the main thread for its signals
+        serve_all()  # blocks until Ctrl-C / SIGTERM; the runner wants the main thread
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the runner was up: shut down the same way
     finally:
-        dispatcher.terminate()
-        dispatcher.wait(30)
-        web.should_exit = True
-        thread.join(10)
+        console.print("stopping … 正在停止")
+        if dispatcher is not None:
+            dispatcher.terminate()
+            dispatcher.wait(30)
+        if web is not None and thread is not None:
+            web.should_exit = True
+            thread.join(10)
         if server is not None:
             server.terminate()
             server.wait(30)
+        console.print("stopped 已停止")

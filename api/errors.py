@@ -179,7 +179,11 @@ async def _answer(
 ) -> Response:
     if _is_page(request):
         response = await _page(
-            request, status, message or detail["message"], detail.get("errors") or [], detail["code"]
+            request,
+            status,
+            message or detail["message"],
+            detail.get("errors") or [],
+            detail["code"],
         )
         response.headers.update(headers or {})
         return response

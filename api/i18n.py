@@ -38,6 +38,23 @@ LABELS: dict[str, tuple[str, str]] = {
     "history": ("履历", "History"),
     "timeline": ("时间线", "Timeline"),
     "as_of": ("截至", "As of"),
+    "as_of_view": (
+        "截至该日的视图：状态与五级分类按日志回放，已还金额按起息日不晚于该日的还款重新分配，"
+        "逾期天数、未还本息与分类底线均按该日计算；还款计划为现行计划（含此后展期的变更），"
+        "借款人其他贷款按当前状态计入",
+        "The loan as of this date: state and class replayed from the journal, amounts paid "
+        "re-allocated from the payments valued by then, days past due, outstanding and the "
+        "floor computed for that date; the schedule is the current one (including later "
+        "extensions), the borrower's other loans count as they are now",
+    ),
+    "back_to_today": ("回到今天", "Back to today"),
+    "payments": ("还款记录", "Payments"),
+    "value_date": ("起息日", "Value date"),
+    "payment_ref": ("交易流水号", "Reference"),
+    "payment_amount": ("还款金额", "Amount"),
+    "applied_interest": ("冲利息", "To interest"),
+    "applied_principal": ("冲本金", "To principal"),
+    "unapplied": ("未分配", "Held"),
     "date": ("业务日期", "Business date"),
     "event": ("事件", "Event"),
     "actor": ("操作人", "Actor"),

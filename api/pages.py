@@ -202,8 +202,10 @@ def loan_page(
     filed: CodeOrNone = None,
 ) -> Response:
     today = clock.today()
-    detail = loan_detail(session, loan_no, today, org_paths(actor))
-    history = replay_loan(session, loan_no, as_of, org_paths(actor))
+    # as of a date: the whole page's loan facts are of that date (state, class, schedule,
+    # payments, DPD, floor); a date outside the loan's life is refused (error page, 422)
+    detail = loan_detail(session, loan_no, today, org_paths(actor), as_of=as_of)
+    history = replay_loan(session, loan_no, as_of, org_paths(actor), today=today)
     tasks = loan_tasks(session, detail.loan.id or 0, actor)
     rows = timeline(session, list(history.result.applied), tasks, as_of)
     known = people(session, tasks, rows)

@@ -47,6 +47,7 @@ class InstallmentPublic(BaseModel):
 
 
 class LoanDetailPublic(LoanPublic):
+    as_of: date | None = None  # set: every field is as of that date (state, class, schedule…)
     repayment_method: str
     annual_rate: str
     days_past_due: int

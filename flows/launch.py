@@ -7,7 +7,9 @@ pool and start workers (README, "Scaling out").
 
 from __future__ import annotations
 
-from prefect import serve
+import asyncio
+import signal
+
 from prefect.schedules import Cron
 
 from core.settings import get_settings
@@ -120,6 +122,37 @@ def flow_from_source(source: str, entrypoint: str):  # type: ignore[no-untyped-d
 
 def serve_all(names: list[str] | None = None, limit: int | None = None) -> None:
     """Serve the deployments (all, or those named) with their schedules (blocks; must run in the
-    main thread). `limit` caps the runs this process executes at once."""
+    main thread). `limit` caps the runs this process executes at once. Ctrl-C or SIGTERM stops
+    the runner inside its own event loop (astop, then its schedules are paused) and returns.
+
+    Not prefect.serve(): its SIGTERM handler calls the sync `stop()` from inside the loop, which
+    there only makes a coroutine ("Runner.astop was never awaited"), and Ctrl-C tears the loop
+    down while the runner is still shutting down."""
     chosen = [d for d in deployments() if names is None or d.name in names]
-    serve(*chosen, print_starting_message=False, limit=limit)
+    asyncio.run(_serve(chosen, limit))
+
+
+async def _serve(chosen: list, limit: int | None) -> None:  # type: ignore[type-arg]
+    from prefect.runner import Runner
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # from the start: a signal is never lost
+        loop.add_signal_handler(sig, stop.set)
+    runner = Runner(pause_on_shutdown=True, limit=limit)
+    # start() installs this as the SIGTERM handler: ours asks the loop to stop, like Ctrl-C
+    runner.handle_sigterm = lambda *_: loop.call_soon_threadsafe(stop.set)  # type: ignore[method-assign]
+    for deployment in chosen:
+        await runner.aadd_deployment(deployment)  # in a loop: the sync name gives a coroutine
+
+    async def stop_on_signal() -> None:
+        await stop.wait()
+        while not runner.started:  # a signal during start-up: stop once it is up
+            await asyncio.sleep(0.1)
+        await runner.astop()
+
+    watcher = asyncio.create_task(stop_on_signal())
+    try:
+        await runner.start()
+    finally:
+        watcher.cancel()

@@ -91,6 +91,30 @@ def _apply(payment: Payment, installments: Sequence[Installment]) -> None:
     payment.allocated = True
 
 
+_PAID = {"interest_paid_cents", "principal_paid_cents", "paid_off_on"}
+
+
+def allocated_as_of(
+    installments: Sequence[Installment], payments: Iterable[Payment], on: date
+) -> tuple[list[Installment], list[Payment]]:
+    """The schedule and the payments as they stood on `on`: unsaved copies, with the allocated
+    payments valued on or before `on` applied again from nothing in value-date order — the rule
+    allocate() follows, so on the newest date this is the stored allocation."""
+    # new objects, never model_copy(): that shares the row's ORM state, so the session would
+    # see the copies' paid amounts as changes to the stored rows
+    copies = [
+        Installment(**inst.model_dump(exclude=_PAID))
+        for inst in sorted(installments, key=lambda i: (i.due_date, i.seq_no))
+    ]
+    applied = sorted(
+        (Payment(**p.model_dump()) for p in payments if p.allocated and p.value_date <= on),
+        key=_key,
+    )
+    for payment in applied:
+        _apply(payment, copies)
+    return sorted(copies, key=lambda i: i.seq_no), applied
+
+
 def allocate(session: Session, loan_id: int, payments: Sequence[Payment]) -> Allocation:
     """Allocate one loan's unallocated `payments` to its installments, in value-date order.
 

@@ -7,17 +7,18 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import false, func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from audit.journal import JournalEntry
 from audit.replay import ReplayResult, replay
 from core.db import subtree
-from core.errors import NotFoundError
+from core.errors import NotFoundError, ValidationError
 from core.identity import OrgUnit, User
 from loans import aging
 from loans.book import LOAN, get_loan, installments_of
 from loans.floors import floor_for
-from loans.models import Borrower, Installment, Loan
+from loans.models import Borrower, Installment, Loan, Payment
+from loans.payments import allocated_as_of
 from loans.regulation import Floor
 
 
@@ -85,6 +86,10 @@ def list_loans(
 
 @dataclass(frozen=True)
 class LoanDetail:
+    """A loan as it stood on `on`. Today: the stored state. An earlier date (`as_of`): state and
+    class replayed from the journal, the schedule's paid amounts re-derived from the payments
+    valued by then, the payments of then; DPD, outstanding and the floor from those."""
+
     loan: Loan
     borrower: Borrower
     branch: OrgUnit
@@ -93,6 +98,24 @@ class LoanDetail:
     days_past_due: int
     outstanding_cents: int
     floor: Floor
+    on: date
+    state: str
+    risk_class: str
+    payments: list[Payment]
+    as_of: date | None = None  # None: today's stored book
+
+    @property
+    def outstanding_principal_cents(self) -> int:
+        return aging.outstanding_principal_cents(self.installments)
+
+
+@dataclass(frozen=True)
+class _LoanOn:
+    """What the floor reads of a loan (floors.LoanLike), with the class it had on a date."""
+
+    id: int | None
+    borrower_id: int
+    risk_class: str
 
 
 def visible_loan(session: Session, loan_no: str, org_paths: Sequence[str] | None) -> Loan:
@@ -105,15 +128,57 @@ def visible_loan(session: Session, loan_no: str, org_paths: Sequence[str] | None
     return loan
 
 
+def check_as_of(loan: Loan, as_of: date, today: date) -> None:
+    """An as-of date lies between the loan's disbursement and today: before it the loan did not
+    exist; after today nothing is known yet."""
+    if as_of < loan.disbursement_date or as_of > today:
+        raise ValidationError(
+            f"截至日期 {as_of} 须在放款日 {loan.disbursement_date} 与今天 {today} 之间 "
+            f"(the as-of date must lie between the disbursement date and today)",
+            errors=[
+                {
+                    "field": "as_of",
+                    "message": f"须在 {loan.disbursement_date} 至 {today} 之间 "
+                    f"(between {loan.disbursement_date} and {today})",
+                }
+            ],
+            loan_no=loan.loan_no,
+            as_of=as_of.isoformat(),
+            disbursement_date=loan.disbursement_date.isoformat(),
+            today=today.isoformat(),
+        )
+
+
 def loan_detail(
-    session: Session, loan_no: str, on: date, org_paths: Sequence[str] | None = None
+    session: Session,
+    loan_no: str,
+    on: date,
+    org_paths: Sequence[str] | None = None,
+    as_of: date | None = None,
 ) -> LoanDetail:
+    """The loan today (`on`), or as of an earlier date (`as_of`, checked against `on`)."""
     loan = visible_loan(session, loan_no, org_paths)
     insts = installments_of(session, loan.id or 0)
+    payments = list(
+        session.exec(
+            select(Payment)
+            .where(Payment.loan_id == loan.id)
+            .order_by(col(Payment.value_date), col(Payment.id))
+        ).all()
+    )
     borrower = session.get(Borrower, loan.borrower_id)
     branch = session.get(OrgUnit, loan.branch_id)
     manager = session.get(User, loan.account_manager_id)
     assert borrower and branch and manager
+    state, risk_class, subject = str(loan.state), str(loan.risk_class), loan
+    if as_of is not None:
+        check_as_of(loan, as_of, on)
+        on = as_of
+        states = replay(session, LOAN, loan_no, as_of=as_of).states
+        state = states.get("loan_lifecycle", state)
+        risk_class = states.get("risk_classification", risk_class)
+        insts, payments = allocated_as_of(insts, payments, as_of)
+        subject = _LoanOn(loan.id, loan.borrower_id, risk_class)
     return LoanDetail(
         loan,
         borrower,
@@ -122,7 +187,12 @@ def loan_detail(
         insts,
         aging.days_past_due(insts, on),
         aging.outstanding_cents(insts),
-        floor_for(session, loan, on),
+        floor_for(session, subject, on),
+        on,
+        state,
+        risk_class,
+        payments,
+        as_of,
     )
 
 
@@ -138,9 +208,13 @@ def replay_loan(
     loan_no: str,
     as_of: date | None = None,
     org_paths: Sequence[str] | None = None,
+    today: date | None = None,
 ) -> LoanReplay:
-    """Fold the loan's journal up to `as_of` and compare with the stored state where it applies."""
+    """Fold the loan's journal up to `as_of` and compare with the stored state where it applies.
+    Given `today`, an as-of date outside the loan's life is refused (check_as_of)."""
     loan = visible_loan(session, loan_no, org_paths)
+    if as_of is not None and today is not None:
+        check_as_of(loan, as_of, today)
     stored = {"loan_lifecycle": str(loan.state), "risk_classification": str(loan.risk_class)}
     result = replay(session, LOAN, loan_no, as_of=as_of)
     newest = session.exec(

@@ -9,8 +9,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import issue_token
 from api.deps import ClockDep, SessionDep
-from api.signin_throttle import address, sign_in
 from api.error_schema import error_responses
+from api.signin_throttle import address, sign_in
 from api.task_schemas import Token
 
 router = APIRouter(prefix="/auth", tags=["auth"])

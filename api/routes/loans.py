@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from api.auth import ActorDep
 from api.deps import ClockDep, SessionDep
@@ -73,20 +74,26 @@ def read_loans(
 
 @router.get("/{loan_no}", response_model=LoanDetailPublic, responses=error_responses(401, 404, 422))
 def read_loan(
-    loan_no: LoanNo, session: SessionDep, clock: ClockDep, actor: ActorDep
+    loan_no: LoanNo,
+    session: SessionDep,
+    clock: ClockDep,
+    actor: ActorDep,
+    as_of: Annotated[
+        date | None, Query(description="截至日期：该日的贷款 (the loan as it stood that day)")
+    ] = None,
 ) -> LoanDetailPublic:
-    d = loan_detail(session, loan_no, clock.today(), org_paths(actor))
+    d = loan_detail(session, loan_no, clock.today(), org_paths(actor), as_of=as_of)
     base = _public(
         LoanRow(
-            d.loan,
-            d.borrower.name,
-            d.branch.name,
-            d.manager.full_name,
-            sum(i.principal_due_cents - i.principal_paid_cents for i in d.installments),
+            d.loan, d.borrower.name, d.branch.name, d.manager.full_name,
+            d.outstanding_principal_cents,
         )
-    )
+    )  # fmt: skip
     return LoanDetailPublic(
-        **base.model_dump(),
+        **base.model_dump(exclude={"state", "risk_class"}),
+        state=d.state,
+        risk_class=d.risk_class,
+        as_of=d.as_of,
         repayment_method=d.loan.repayment_method,
         annual_rate=str(d.loan.annual_rate),
         days_past_due=d.days_past_due,
@@ -103,9 +110,13 @@ def read_loan(
     "/{loan_no}/history", response_model=LoanHistoryPublic, responses=error_responses(401, 404, 422)
 )
 def read_loan_history(
-    loan_no: LoanNo, session: SessionDep, actor: ActorDep, as_of: date | None = None
+    loan_no: LoanNo,
+    session: SessionDep,
+    clock: ClockDep,
+    actor: ActorDep,
+    as_of: date | None = None,
 ) -> LoanHistoryPublic:
-    r = replay_loan(session, loan_no, as_of, org_paths(actor))
+    r = replay_loan(session, loan_no, as_of, org_paths(actor), today=clock.today())
     return LoanHistoryPublic(
         loan_no=loan_no,
         as_of=as_of,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -65,11 +66,12 @@ def test_audit_replay_matches_and_as_of(seeded):
             text("SELECT disbursement_date FROM loans WHERE loan_no = :n"), {"n": loan_no}
         ).scalar()
     now = run("audit", "replay", loan_no)
-    assert now.exit_code == 0 and "matches the stored state" in now.output
+    assert now.exit_code == 0 and "回放与当前状态一致 Replay matches the stored state" in now.output
     before = run("audit", "replay", loan_no, "--as-of", "2000-01-01")
-    assert before.exit_code == 0 and "lifecycle —" in before.output
+    assert before.exit_code == 1 and "截至日期 2000-01-01 须在放款日" in before.output
     at_open = run("audit", "replay", loan_no, "--as-of", str(opened))
-    assert "lifecycle normal, class pass" in at_open.output
+    assert "状态 State 正常 (normal) · 五级分类 Risk class 正常 (pass)" in at_open.output
+    assert "{'" not in at_open.output  # a person reads labels, not a Python dict
 
 
 def test_audit_replay_stored_state_drifted_exit_1(seeded):
@@ -79,7 +81,69 @@ def test_audit_replay_stored_state_drifted_exit_1(seeded):
         ).scalar()
         conn.execute(text("UPDATE loans SET state = 'settled' WHERE loan_no = :n"), {"n": loan_no})
     result = run("audit", "replay", loan_no)
-    assert result.exit_code == 1 and "does NOT match the stored state" in result.output
+    assert result.exit_code == 1 and "Replay does NOT match the stored state" in result.output
+    assert "当前 stored: 状态 State 结清 (settled)" in result.output and "{'" not in result.output
+
+
+def test_loan_show_on_date_shows_that_day_with_labels(seeded):
+    with seeded.connect() as conn:
+        loan_no, opened, ref = conn.execute(
+            text(
+                "SELECT l.loan_no, l.disbursement_date, p.payment_ref FROM loans l"
+                " JOIN payments p ON p.loan_id = l.id ORDER BY l.loan_no, p.value_date LIMIT 1"
+            )
+        ).one()
+    today = run("loan", "show", loan_no)
+    assert today.exit_code == 0, today.output
+    assert "状态 State" in today.output and "还款记录 Payments" in today.output
+    assert ref in today.output
+    then = run("loan", "show", loan_no, "--on", str(opened))
+    assert then.exit_code == 0, then.output
+    assert f"截至 As of {opened}" in then.output and "正常 (normal)" in then.output
+    assert ref not in then.output and f"0 ({opened})" in then.output  # nothing paid or due yet
+    before = run("loan", "show", loan_no, "--on", "2000-01-01")
+    assert before.exit_code == 1 and "截至日期 2000-01-01 须在放款日" in before.output
+
+
+def test_sweep_prints_labelled_measures_not_keys(seeded):
+    result = run("sweep", "--on", "2026-11-24")
+    assert result.exit_code == 0, result.output
+    assert "低于分类底线 Below their class floor" in result.output
+    assert "耗时（秒）Seconds: 逾期档 buckets" in result.output
+    for key in ("below_floor", "seconds_buckets", "dpd_updated", "moved_"):
+        assert key not in result.output
+
+
+def test_demo_seed_if_empty_brings_stale_book_to_today(seeded):
+    result = run("demo", "seed", "--if-empty", "--today", "2026-12-02")
+    assert result.exit_code == 0, result.output
+    assert "9 days run" in result.output
+    with seeded.connect() as conn:
+        assert conn.execute(text("SELECT max(business_date) FROM swept_days")).scalar() in (
+            date(2026, 12, 2), "2026-12-02",
+        )  # fmt: skip
+        owed = text(
+            "SELECT l.loan_no, l.state, COALESCE(SUM(i.principal_due_cents - i.principal_paid_cents"
+            " + i.interest_due_cents - i.interest_paid_cents), 0) AS owed,"
+            " MIN(CASE WHEN i.paid_off_on IS NULL THEN i.due_date END) AS oldest"
+            " FROM loans l JOIN installments i ON i.loan_id = l.id GROUP BY l.loan_no, l.state"
+        )
+        rows = conn.execute(owed).all()
+        open_tasks = {
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT l.loan_no FROM human_tasks t JOIN loans l ON l.id = t.loan_id"
+                    " WHERE t.state IN ('open', 'claimed', 'escalated')"
+                )
+            )
+        }
+    assert rows
+    for loan_no, state, owed_cents, oldest in rows:
+        if owed_cents == 0:
+            assert state == "settled" and loan_no not in open_tasks, loan_no
+        if oldest is not None and str(oldest) < "2026-11-25":  # unpaid a week and more
+            assert state != "normal", loan_no
 
 
 def test_audit_anchor_twice_nothing_new_the_second_time(seeded):
@@ -102,7 +166,7 @@ def test_import_samples_then_reimport_payments_skips(seeded):
         result = run("import", kind, str(SAMPLES / f"{kind}.csv"))
         assert result.exit_code == 0, result.output
     again = run("import", "payments", str(SAMPLES / "payments.csv"))
-    assert again.exit_code == 0 and "0 created, 11 already present" in again.output
+    assert again.exit_code == 0 and "0 created 新建, 11 already present 已存在" in again.output
 
 
 def test_import_bad_file_lists_every_line_exit_1(seeded, tmp_path):

@@ -141,6 +141,44 @@ def test_loan_page_timeline_as_of(client):
     assert "marked overdue" in english.text and "Normal → Overdue" in english.text
 
 
+def test_read_loan_as_of_state_class_and_schedule_of_that_day(client):
+    today = client.get("/api/v1/loans/L1").json()
+    assert (today["state"], today["risk_class"], today["as_of"]) == (
+        "overdue", "special_mention", None,
+    )  # fmt: skip
+    body = client.get("/api/v1/loans/L1", params={"as_of": "2025-02-10"}).json()
+    assert (body["state"], body["risk_class"], body["as_of"]) == ("normal", "pass", "2025-02-10")
+    assert body["days_past_due"] == 0 and body["class_floor"] == "pass"
+
+
+@pytest.mark.parametrize("as_of", ["2025-01-14", "2025-03-11"])
+def test_read_loan_as_of_outside_loan_life_422_in_chinese(client, as_of):
+    response = client.get("/api/v1/loans/L1", params={"as_of": as_of})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail["code"] == "invalid_input" and detail["message"].startswith("截至日期")
+    history = client.get("/api/v1/loans/L1/history", params={"as_of": as_of})
+    assert history.status_code == 422
+
+
+def test_loan_page_as_of_header_is_of_that_day(client):
+    page = client.get("/loans/L1", params={"as_of": "2025-02-10"})
+    assert page.status_code == 200
+    header = page.text[page.text.index("<h1>") : page.text.index("</h1>")]
+    assert "正常" in header and "逾期" not in header and "关注" not in header
+    assert "截至 2025-02-10" in header and 'data-testid="as-of-note"' in page.text
+    assert "逾期天数 (2025-02-10)" in page.text
+    today = client.get("/loans/L1")
+    header = today.text[today.text.index("<h1>") : today.text.index("</h1>")]
+    assert "逾期" in header and "关注" in header and "as-of-note" not in today.text
+
+
+def test_loan_page_as_of_before_disbursement_error_page(client):
+    page = client.get("/loans/L1", params={"as_of": "2024-12-31"})
+    assert page.status_code == 422
+    assert "text/html" in page.headers["content-type"] and "截至日期" in page.text
+
+
 def test_loan_page_unknown_404_html(client):
     page = client.get("/loans/NOPE")
     assert page.status_code == 404

@@ -283,8 +283,6 @@ def _token(client, username):
     return answer.json()["access_token"]
 
 
-
-
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 
 
@@ -303,7 +301,9 @@ def test_task_form_auditor_post_with_file_403_stores_nothing(
 ):
     client, _, _ = web
     visit = new_task(session, org, clock, None, kind="customer_visit", key="visit")
-    post_form(client, f"/tasks/{visit.id}", f"/tasks/{visit.id}/claim")  # am_bj1 holds it; the auditor may read it
+    post_form(
+        client, f"/tasks/{visit.id}", f"/tasks/{visit.id}/claim"
+    )  # am_bj1 holds it; the auditor may read it
     sign_out(client)
     sign_in(client, "auditor")
     response = post_form(
