@@ -131,14 +131,15 @@ def serve(
     port: int = 8000,
     flows: Annotated[bool, typer.Option(help="Also serve the Prefect deployments.")] = True,
     prefect_port: int = 4200,
+    workers: Annotated[int, typer.Option(min=1, help="API worker processes.")] = 1,
 ) -> None:
     """Serve the API and pages (api.main:app) and the flows with their schedules.
 
     Uses PREFECT_API_URL when set; otherwise starts a local Prefect server first."""
-    import uvicorn
+    from api import http_server
 
     if not flows:
-        uvicorn.run("api.main:app", host=host, port=port)
+        http_server.run(host, port, workers)
         return
     server = None
     if not os.environ.get("PREFECT_API_URL"):
@@ -148,12 +149,22 @@ def serve(
     # A chain continues within seconds: the runner looks for new runs every second (Prefect's
     # default is 10 s), unless the operator set it.
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
-    web = uvicorn.Server(uvicorn.Config("api.main:app", host=host, port=port))
-    thread = threading.Thread(target=web.run, name="api", daemon=True)
-    thread.start()
+    web, api_proc = None, None
+    if workers > 1:  # uvicorn's supervisor wants a main thread of its own: another process
+        api_proc = subprocess.Popen([_postloan(), "serve", "--no-flows", "--host", host,
+                                     "--port", str(port), "--workers", str(workers)])  # fmt: skip
+    else:
+        import uvicorn
+
+        cfg = http_server.config(host, port)
+        web = uvicorn.Server(cfg)
+        thread = threading.Thread(
+            target=web.run, kwargs={"sockets": [cfg.bind_socket()]}, name="api", daemon=True
+        )
+        thread.start()
     # The outbox dispatcher in a process of its own (DESIGN decision 2): its flow runs do not
     # compete with the API's requests for one interpreter.
-    dispatcher = subprocess.Popen([str(Path(sys.executable).with_name("postloan")), "dispatch"])
+    dispatcher = subprocess.Popen([_postloan(), "dispatch"])
     console.print(
         f"[green]postloan[/] on http://{host}:{port}  ·  Prefect UI "
         f"{os.environ['PREFECT_API_URL'].removesuffix('/api')}"
@@ -165,8 +176,16 @@ def serve(
     finally:
         dispatcher.terminate()
         dispatcher.wait(30)
-        web.should_exit = True
-        thread.join(10)
+        if api_proc is not None:
+            api_proc.terminate()
+            api_proc.wait(30)
+        if web is not None:
+            web.should_exit = True
+            thread.join(10)
         if server is not None:
             server.terminate()
             server.wait(30)
+
+
+def _postloan() -> str:
+    return str(Path(sys.executable).with_name("postloan"))

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api.deps import templates
 from api.i18n import language, translator
@@ -17,9 +18,11 @@ from core.errors import (
     PermissionDeniedError,
     PostloanError,
     RuleViolationError,
+    ServiceBusyError,
     TransitionNotAllowedError,
     ValidationError,
 )
+from core.settings import get_settings
 
 STATUS: list[tuple[type[PostloanError], int]] = [
     (AuthenticationError, 401),
@@ -29,6 +32,7 @@ STATUS: list[tuple[type[PostloanError], int]] = [
     (ConflictError, 409),
     (TransitionNotAllowedError, 409),
     (RuleViolationError, 409),
+    (ServiceBusyError, 503),
 ]
 
 
@@ -40,10 +44,21 @@ def status_for(exc: PostloanError) -> int:
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(PoolTimeoutError)
+    async def _no_connection(request: Request, exc: PoolTimeoutError) -> Response:
+        # no DB connection came free in time: nothing was done, the client may retry
+        retry = get_settings().api_retry_after_seconds
+        return await _domain_error(request, ServiceBusyError(retry, reason="db_pool_timeout"))
+
     @app.exception_handler(PostloanError)
     async def _domain_error(request: Request, exc: PostloanError) -> Response:
         status = status_for(exc)
         is_page = not request.url.path.startswith("/api/")
+        headers = (
+            {"Retry-After": str(exc.retry_after_seconds)}
+            if isinstance(exc, ServiceBusyError)
+            else None
+        )
         if status == 401:
             if is_page:
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
@@ -64,5 +79,6 @@ def install(app: FastAPI) -> None:
                     "t": translator(lang),
                 },
                 status_code=status,
+                headers=headers,
             )
-        return JSONResponse(status_code=status, content={"detail": exc.to_dict()})
+        return JSONResponse(status_code=status, content={"detail": exc.to_dict()}, headers=headers)

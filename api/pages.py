@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import COOKIE, ActorDep, authenticate, issue_token
-from api.deps import ClockDep, SessionDep, templates
+from api.deps import ClockDep, OneHopRoute, SessionDep, templates
 from api.i18n import (
     DECISIONS,
     EVENTS,
@@ -35,7 +35,7 @@ from loans.queries import list_loans, loan_detail, replay_loan
 from statemachines.enums import LoanState, RiskClass
 from tasks.worklist import ACTIVE, TaskFilter, View, is_overdue, worklist
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 PAGE = 50
 
 

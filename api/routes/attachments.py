@@ -8,13 +8,13 @@ from fastapi import APIRouter, UploadFile
 from fastapi.responses import Response
 
 from api.auth import ActorDep
-from api.deps import ClockDep, SessionDep, commit
+from api.deps import ClockDep, OneHopRoute, SessionDep, commit
 from core.errors import NotFoundError, PermissionDeniedError
 from forms import AttachmentRef
 from tasks import attachments
 from tasks.models import Attachment
 
-router = APIRouter(prefix="/attachments", tags=["attachments"])
+router = APIRouter(prefix="/attachments", tags=["attachments"], route_class=OneHopRoute)
 
 
 @router.post("", response_model=AttachmentRef, status_code=201)

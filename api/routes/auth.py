@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import authenticate, issue_token
-from api.deps import ClockDep, SessionDep
+from api.deps import ClockDep, OneHopRoute, SessionDep
 from api.task_schemas import Token
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=OneHopRoute)
 
 
 @router.post("/token", response_model=Token)

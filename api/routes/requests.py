@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from sqlmodel import Session
 
 from api.auth import ActorDep
-from api.deps import ClockDep, SessionDep, commit
+from api.deps import ClockDep, OneHopRoute, SessionDep, commit
 from api.request_schemas import (
     ApprovalDecisionPublic,
     ApprovalRequestPublic,
@@ -36,7 +36,7 @@ from loans.queries import visible_loan
 from statemachines.enums import RequestKind
 from tasks.access import Actor
 
-router = APIRouter(tags=["approvals"])
+router = APIRouter(tags=["approvals"], route_class=OneHopRoute)
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
