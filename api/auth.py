@@ -66,9 +66,10 @@ class SignedIn:
     actor: Actor
 
 
-def _sign_in(token: str, clock: Clock) -> SignedIn:
-    # a short session of its own, closed before the thread is let go: no connection is held
-    # while the request waits for its endpoint's thread (the endpoint opens its own)
+def sign_in(token: str, clock: Clock) -> SignedIn:
+    """Who the token belongs to, from a short session of its own that is closed before the
+    thread is let go: no connection is held while the request waits for its endpoint's thread
+    (the endpoint opens its own). Sync: call it in a thread (`run_in_threadpool`)."""
     with Session(get_engine(), expire_on_commit=False) as session:
         user = _user_from_token(session, token, clock)
         return SignedIn(user, actor_for(session, user, clock.today()))
@@ -83,7 +84,7 @@ async def signed_in(
     token = bearer or request.cookies.get(COOKIE)
     if not token:
         raise AuthenticationError("sign in first")
-    return await run_in_threadpool(_sign_in, token, clock)
+    return await run_in_threadpool(sign_in, token, clock)
 
 
 async def current_user(who: Annotated[SignedIn, Depends(signed_in)]) -> User:
