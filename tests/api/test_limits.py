@@ -208,3 +208,10 @@ def test_every_sync_route_runs_in_one_hop():
         and not asyncio.iscoroutinefunction(r.endpoint)
     ]
     assert sync == []
+
+
+def test_settings_with_more_threads_than_connections_refused(monkeypatch):
+    settings_env(monkeypatch, api_threads=30, db_pool_size=10, db_max_overflow=10)
+    with pytest.raises(ValueError, match="POSTLOAN_API_THREADS"):
+        get_settings()
+    get_settings.cache_clear()
