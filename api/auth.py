@@ -4,6 +4,7 @@ http-only cookie (pages). Passwords are stored hashed (argon2, core.identity).""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated
@@ -12,9 +13,11 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import ClockDep, SessionDep
+from api.deps import ClockDep
 from core.clock import Clock
+from core.db import get_engine
 from core.errors import AuthenticationError
 from core.identity import User, hash_password, verify_password
 from core.settings import get_settings, signing_key
@@ -68,23 +71,48 @@ def _user_from_token(session: Session, token: str, clock: Clock) -> User:
     return user
 
 
-def current_user(
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer …` header, if the request has one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    actor: Actor
+
+
+def resolve_token(token: str, clock: Clock) -> SignedIn:
+    """Who the token belongs to, from a short session of its own that is closed before the
+    thread is let go: no connection is held while the request waits for its endpoint's thread
+    (the endpoint opens its own). Sync: call it in a thread (`run_in_threadpool`)."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        user = _user_from_token(session, token, clock)
+        return SignedIn(user, actor_for(session, user, clock.today()))
+
+
+async def signed_in(
     request: Request,
-    session: SessionDep,
     clock: ClockDep,
     bearer: Annotated[str | None, Depends(oauth2)] = None,
-) -> User:
+) -> SignedIn:
+    """The user and the actor in ONE hop to the thread pool (cached for the request)."""
     token = bearer or request.cookies.get(COOKIE)
     if not token:
         raise AuthenticationError("sign in first")
-    return _user_from_token(session, token, clock)
+    return await run_in_threadpool(resolve_token, token, clock)
+
+
+async def current_user(who: Annotated[SignedIn, Depends(signed_in)]) -> User:
+    return who.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def current_actor(user: CurrentUser, session: SessionDep, clock: ClockDep) -> Actor:
-    return actor_for(session, user, clock.today())
+async def current_actor(who: Annotated[SignedIn, Depends(signed_in)]) -> Actor:
+    return who.actor
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -182,26 +182,27 @@ def serve(
     port: int = 8000,
     flows: Annotated[bool, typer.Option(help="Also serve the Prefect deployments.")] = True,
     prefect_port: int = 4200,
+    workers: Annotated[int, typer.Option(min=1, help="API worker processes.")] = 1,
 ) -> None:
     """Serve the API and pages (api.main:app) and the flows with their schedules.
 
     Uses PREFECT_API_URL when set; otherwise starts a local Prefect server first. On a
     loopback host (the local demo, plain HTTP) cookies go without the Secure flag unless
     POSTLOAN_COOKIE_SECURE says otherwise."""
-    import uvicorn
+    from api import http_server
 
     if host in LOOPBACK and "POSTLOAN_COOKIE_SECURE" not in os.environ:
         os.environ["POSTLOAN_COOKIE_SECURE"] = "false"  # before the app reads its settings
         get_settings.cache_clear()
 
     if not flows:
-        uvicorn.run("api.main:app", host=host, port=port)
+        http_server.run(host, port, workers)
         return
-    # Ctrl-C (SIGINT) reaches this process only: the Prefect server and the dispatcher have
-    # sessions of their own, so that the runner can pause its schedules on the server before
-    # this process stops the others, in order. SIGTERM is taken like Ctrl-C.
+    # Ctrl-C (SIGINT) reaches this process only: the Prefect server, the dispatcher and a
+    # multi-worker API have sessions of their own, so that the runner can pause its schedules
+    # on the server before this process stops the others, in order. SIGTERM is taken like Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    server = dispatcher = web = thread = None
+    server = dispatcher = api_proc = web = thread = None
     try:
         if not os.environ.get("PREFECT_API_URL"):
             console.print(f"starting a Prefect server on 127.0.0.1:{prefect_port} … 启动 Prefect")
@@ -210,14 +211,24 @@ def serve(
         # A chain continues within seconds: the runner looks for new runs every second
         # (Prefect's default is 10 s), unless the operator set it.
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
-        web = uvicorn.Server(uvicorn.Config("api.main:app", host=host, port=port))
-        thread = threading.Thread(target=web.run, name="api", daemon=True)
-        thread.start()
+        if workers > 1:  # uvicorn's supervisor wants a main thread of its own: another process
+            api_proc = subprocess.Popen(
+                [_postloan(), "serve", "--no-flows", "--host", host, "--port", str(port),
+                 "--workers", str(workers)],
+                start_new_session=True,
+            )  # fmt: skip
+        else:
+            import uvicorn
+
+            cfg = http_server.config(host, port)
+            web = uvicorn.Server(cfg)
+            thread = threading.Thread(
+                target=web.run, kwargs={"sockets": [cfg.bind_socket()]}, name="api", daemon=True
+            )
+            thread.start()
         # The outbox dispatcher in a process of its own (DESIGN decision 2): its flow runs do
         # not compete with the API's requests for one interpreter.
-        dispatcher = subprocess.Popen(
-            [str(Path(sys.executable).with_name("postloan")), "dispatch"], start_new_session=True
-        )
+        dispatcher = subprocess.Popen([_postloan(), "dispatch"], start_new_session=True)
         console.print(
             f"[green]postloan[/] on http://{host}:{port}  ·  Prefect UI "
             f"{os.environ['PREFECT_API_URL'].removesuffix('/api')}  (Ctrl-C 停止 stops)"
@@ -229,9 +240,10 @@ def serve(
         pass  # Ctrl-C before the runner was up: shut down the same way
     finally:
         console.print("stopping … 正在停止")
-        if dispatcher is not None:
-            dispatcher.terminate()
-            dispatcher.wait(30)
+        for proc in (dispatcher, api_proc):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(30)
         if web is not None and thread is not None:
             web.should_exit = True
             thread.join(10)
@@ -239,3 +251,7 @@ def serve(
             server.terminate()
             server.wait(30)
         console.print("stopped 已停止")
+
+
+def _postloan() -> str:
+    return str(Path(sys.executable).with_name("postloan"))

@@ -13,14 +13,16 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import auth, csrf
-from api.deps import get_clock, get_session, templates
+from api.deps import get_clock, templates
 from api.i18n import language, translator
 from api.i18n_messages import error_message
 from audit.signin import SignInLockedError
+from core.clock import SystemClock
 from core.errors import (
     AuthenticationError,
     ConflictError,
@@ -28,10 +30,12 @@ from core.errors import (
     PermissionDeniedError,
     PostloanError,
     RuleViolationError,
+    ServiceBusyError,
     TransitionNotAllowedError,
     ValidationError,
 )
 from core.identity import User
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,7 @@ STATUS: list[tuple[type[PostloanError], int]] = [
     (ConflictError, 409),
     (TransitionNotAllowedError, 409),
     (RuleViolationError, 409),
+    (ServiceBusyError, 503),
 ]
 
 HTTP_ERRORS: dict[int, tuple[str, str]] = {  # status → code, message (Chinese first)
@@ -126,17 +131,17 @@ def invalid_request(exc: RequestValidationError) -> ValidationError:
 
 
 def signed_in_user(request: Request) -> User | None:
-    """The user behind the request's sign-in, if any — an error page keeps the header."""
-    overrides = request.app.dependency_overrides
-    clock = overrides.get(get_clock, get_clock)()
-    sessions = overrides.get(get_session, get_session)()
+    """The user behind the request's sign-in, if any — an error page keeps the header.
+    Sync (it reads the users table): call it in a thread."""
+    token = auth.bearer_token(request) or request.cookies.get(auth.COOKIE)
+    if not token:
+        return None
+    override = request.app.dependency_overrides.get(get_clock)
+    clock = override() if override is not None else SystemClock()  # tests fix the clock
     try:
-        session = next(sessions)
-        return auth.current_user(request, session, clock)
+        return auth.resolve_token(token, clock).user
     except PostloanError:
         return None
-    finally:
-        sessions.close()
 
 
 async def _page(
@@ -191,6 +196,12 @@ async def _answer(
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(PoolTimeoutError)
+    async def _no_connection(request: Request, exc: PoolTimeoutError) -> Response:
+        # no DB connection came free in time: nothing was done, the client may retry
+        retry = get_settings().api_retry_after_seconds
+        return await _domain_error(request, ServiceBusyError(retry, reason="db_pool_timeout"))
+
     @app.exception_handler(PostloanError)
     async def _domain_error(request: Request, exc: PostloanError) -> Response:
         status = status_for(exc)
@@ -198,9 +209,11 @@ def install(app: FastAPI) -> None:
             if _is_page(request):
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
             return await _answer(request, 401, exc.to_dict(), {"WWW-Authenticate": "Bearer"})
-        headers = (
-            {"Retry-After": str(exc.retry_after)} if isinstance(exc, SignInLockedError) else None
-        )
+        headers = None
+        if isinstance(exc, SignInLockedError):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, ServiceBusyError):
+            headers = {"Retry-After": str(exc.retry_after_seconds)}
         # a page shows the message in the reader's language (by code and context)
         message = error_message(exc, language(request)) if _is_page(request) else None
         return await _answer(request, status, exc.to_dict(), headers, message=message)

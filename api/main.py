@@ -59,5 +59,5 @@ app.openapi = openapi_with_forms  # type: ignore[method-assign]
 
 
 @app.get("/healthz", tags=["ops"])
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:  # async: no thread, no DB, no admission queue
     return {"status": "ok"}

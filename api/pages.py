@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import csrf
 from api.auth import COOKIE, ActorDep, issue_token
-from api.deps import ClockDep, SessionDep, templates
+from api.deps import ClockDep, OneHopRoute, SessionDep, templates
 from api.i18n import (
     DECISIONS,
     EVENTS,
@@ -40,7 +40,7 @@ from loans.queries import list_loans, loan_detail, replay_loan
 from statemachines.enums import LoanState, RiskClass
 from tasks.worklist import is_overdue
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 PAGE = 50
 
 

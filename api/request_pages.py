@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from api.auth import ActorDep
-from api.deps import ClockDep, SessionDep, commit
+from api.deps import ClockDep, OneHopRoute, SessionDep, commit
 from api.errors import status_for
 from api.i18n import language
 from api.i18n_messages import error_message
@@ -33,7 +33,7 @@ from loans.queries import visible_loan
 from statemachines.enums import RiskClass
 from tasks.access import SUPERVISOR_ROLES, Actor, can_see
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 KINDS = ("extension", "classification", "write_off", "handover", "warning_report")
 
 

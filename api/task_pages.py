@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from api.auth import ActorDep
-from api.deps import ClockDep, SessionDep, commit
+from api.deps import ClockDep, OneHopRoute, SessionDep, commit
 from api.errors import status_for
 from api.i18n import language, state_label
 from api.i18n_messages import error_message
@@ -30,7 +30,7 @@ from tasks.escalation import notifications_for
 from tasks.people import eligible_assignees, eligible_inspectors
 from tasks.worklist import TaskFilter, View, counts, is_overdue, worklist
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 PAGE = 30
 
 

@@ -23,11 +23,18 @@ _engines: dict[str, Engine] = {}
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Build an engine; SQLite gets foreign keys, WAL and a busy timeout on every connection."""
+    """Build an engine; SQLite gets foreign keys, WAL and a busy timeout on every connection.
+    The pool is sized by settings (db_pool_*): at least as many connections as API threads."""
     parsed = make_url(url)
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if not in_memory and "poolclass" not in kwargs:  # in-memory SQLite: one connection, no pool
+        settings = get_settings()
+        kwargs.setdefault("pool_size", settings.db_pool_size)
+        kwargs.setdefault("max_overflow", settings.db_max_overflow)
+        kwargs.setdefault("pool_timeout", settings.db_pool_timeout_seconds)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if not in_memory:
+            Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 15})
         engine = create_engine(url, **kwargs)
 

@@ -95,3 +95,19 @@ class AuthenticationError(PostloanError):
     """No valid sign-in (401)."""
 
     code = "not_authenticated"
+
+
+class ServiceBusyError(PostloanError):
+    """Too many requests at once, or no DB connection free in time (503 with Retry-After):
+    nothing was done; the client retries."""
+
+    code = "busy"
+
+    def __init__(self, retry_after_seconds: int, **context: Any) -> None:
+        super().__init__(
+            f"服务器繁忙，请 {retry_after_seconds} 秒后重试 "
+            f"(the server is busy; retry in {retry_after_seconds} s)",
+            retry_after_seconds=retry_after_seconds,
+            **context,
+        )
+        self.retry_after_seconds = retry_after_seconds

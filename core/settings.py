@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -213,6 +213,44 @@ class Settings(BaseSettings):
     warning_dpd_days: int = Field(
         default=30, ge=1, description="Arrears past N days raise the 'sharp rise' warning signal."
     )
+
+    # Serving under load (api/limits.py, core/db.py). A worker runs at most `api_threads`
+    # requests at once and holds a DB connection only inside a thread, so a pool at least as
+    # large as the threads never makes a thread wait; the rest queue briefly, then get 503.
+    api_threads: int = Field(
+        default=20,
+        ge=1,
+        description="Requests a worker serves at once, and the threads it runs them in "
+        "(anyio's default is 40); at most db_pool_size + db_max_overflow.",
+    )
+    api_queue_size: int = Field(
+        default=100,
+        ge=0,
+        description="Requests that may wait for a free place; one more is answered 503 at once.",
+    )
+    api_queue_timeout_seconds: float = Field(
+        default=10, gt=0, description="Longest wait for a free place before 503."
+    )
+    api_retry_after_seconds: int = Field(
+        default=2, ge=1, description="Retry-After of a 503 (the server is busy)."
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="DB connections kept open.")
+    db_max_overflow: int = Field(
+        default=10, ge=0, description="DB connections opened beyond the pool under load."
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=10, gt=0, description="Longest wait for a DB connection before 503."
+    )
+
+    @model_validator(mode="after")
+    def _threads_fit_the_pool(self) -> Settings:
+        if self.api_threads > self.db_pool_size + self.db_max_overflow:
+            raise ValueError(
+                f"POSTLOAN_API_THREADS ({self.api_threads}) exceeds the DB pool "
+                f"(POSTLOAN_DB_POOL_SIZE + POSTLOAN_DB_MAX_OVERFLOW = "
+                f"{self.db_pool_size + self.db_max_overflow}): threads would wait for connections"
+            )
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

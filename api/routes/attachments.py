@@ -13,7 +13,7 @@ from sqlmodel import Session
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.auth import ActorDep
-from api.deps import ClockDep, SessionDep, commit
+from api.deps import ClockDep, OneHopRoute, SessionDep, commit
 from api.error_schema import error_responses
 from api.params import Key
 from cases.attachment_access import may_read
@@ -25,7 +25,7 @@ from tasks import attachments
 from tasks.access import Actor
 from tasks.models import Attachment
 
-router = APIRouter(prefix="/attachments", tags=["attachments"])
+router = APIRouter(prefix="/attachments", tags=["attachments"], route_class=OneHopRoute)
 # A file shown in a tab runs nothing and loads nothing, even if a browser mistook its type.
 ATTACHMENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 

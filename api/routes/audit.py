@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.auth import ActorDep
-from api.deps import SessionDep
+from api.deps import OneHopRoute, SessionDep
 from api.error_schema import error_responses
 from api.schemas import VerifyPublic
 from audit.verify import verify_journal
 from core.errors import PermissionDeniedError
 from core.identity import Role
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], route_class=OneHopRoute)
 
 
 @router.get("/verify", response_model=VerifyPublic, responses=error_responses(401, 403))

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import issue_token
-from api.deps import ClockDep, SessionDep
+from api.deps import ClockDep, OneHopRoute, SessionDep
 from api.error_schema import error_responses
 from api.signin_throttle import address, sign_in
 from api.task_schemas import Token
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=OneHopRoute)
 
 
 @router.post("/token", response_model=Token, responses=error_responses(401, 422))

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.auth import ActorDep
-from api.deps import ClockDep, SessionDep
+from api.deps import ClockDep, OneHopRoute, SessionDep
 from api.error_schema import error_responses
 from api.params import CodeOrNone, Limit, LoanNo, Offset, SearchOrNone
 from api.schemas import (
@@ -22,7 +22,7 @@ from api.schemas import (
 from loans.queries import LoanRow, list_loans, loan_detail, replay_loan
 from tasks.access import Actor
 
-router = APIRouter(prefix="/loans", tags=["loans"])
+router = APIRouter(prefix="/loans", tags=["loans"], route_class=OneHopRoute)
 
 
 def org_paths(actor: Actor) -> list[str] | None:

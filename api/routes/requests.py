@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from sqlmodel import Session
 
 from api.auth import ActorDep
-from api.deps import ClockDep, SessionDep, commit
+from api.deps import ClockDep, OneHopRoute, SessionDep, commit
 from api.error_schema import error_responses
 from api.params import CodeOrNone, Id, Limit, LoanNo, Offset
 from api.request_schemas import (
@@ -36,7 +36,7 @@ from loans.queries import visible_loan
 from statemachines.enums import RequestKind
 from tasks.access import Actor
 
-router = APIRouter(tags=["approvals"])
+router = APIRouter(tags=["approvals"], route_class=OneHopRoute)
 
 
 def public(view: RequestView) -> ApprovalRequestPublic:

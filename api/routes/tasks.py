@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from sqlmodel import Session, select
 
 from api.auth import ActorDep
-from api.deps import ClockDep, SessionDep, commit
+from api.deps import ClockDep, OneHopRoute, SessionDep, commit
 from api.error_schema import error_responses
 from api.params import CodeOrNone, Id, Limit, Offset
 from api.task_schemas import (
@@ -28,7 +28,7 @@ from tasks import service
 from tasks.models import HumanTask
 from tasks.worklist import TaskFilter, View, counts, is_overdue, worklist
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=OneHopRoute)
 
 
 def _names(session: Session, tasks: list[HumanTask]) -> dict[int, str]:
