@@ -13,9 +13,9 @@ from sqlmodel import func, select
 from api.deps import get_clock
 from api.main import app
 from core.clock import FixedClock
-from loans.demo import DEMO_PASSWORD
 from tasks import service
 from tasks.models import Attachment
+from tests.api.browser import post_form, sign_in
 from tests.factories import make_loan
 from tests.tasks.conftest import TODAY, as_user, new_task
 
@@ -42,11 +42,13 @@ def visit(engine, session, org, clock, tmp_path, monkeypatch):
 
 def _post_photo(client, task, username):
     client.cookies.clear()
-    client.post("/login", data={"username": username, "password": DEMO_PASSWORD})
-    return client.post(
+    sign_in(client, username)
+    return post_form(
+        client,
         f"/tasks/{task.id}",
-        data={"_action": "draft"},
-        files={"photos": ("site.jpg", b"\xff\xd8 a photo", "image/jpeg")},
+        f"/tasks/{task.id}",
+        {"_action": "draft"},
+        files={"photos": ("site.jpg", b"\xff\xd8\xff\xe0 a photo", "image/jpeg")},
         follow_redirects=False,
     )
 
