@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select

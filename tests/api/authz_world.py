@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 from starlette.routing import Mount
 
+from api import csrf
 from api.auth import COOKIE, issue_token
 from api.deps import get_clock, get_session
 from api.main import app
@@ -153,6 +154,7 @@ class Rollback:
         self.outer.rollback()
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16  # the bytes of an image: the type check passes
 ANON = 0  # `anon` left to the surface's default: 401 on /api, 303 to /login on pages
 
 
@@ -207,10 +209,19 @@ def send(
         )
     kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False, "params": query}
     if c.upload:
-        kwargs["files"] = {"file": ("note.txt", b"a signed note", "text/plain")}
+        kwargs["files"] = {"file": ("note.png", PNG, "image/png")}
     elif c.body is not None:
         form = not is_api or path.endswith("/auth/token")  # OAuth2's password flow is a form
         kwargs["data" if form else "json"] = dict(c.body)
+    if path == csrf.LOGIN_PATH and method == "POST":
+        # the sign-in form's own token, bound to the pre-session cookie the form page sets
+        form_page = client.get(csrf.LOGIN_PATH)
+        presession = form_page.cookies[csrf.PRESESSION_COOKIE]
+        kwargs["headers"] = {"Cookie": f"{csrf.PRESESSION_COOKIE}={presession}"}
+        kwargs["data"] = {**kwargs.get("data", {}), csrf.FIELD: csrf.login_token(presession)}
+    elif token and not is_api and method not in ("GET", "HEAD"):
+        # the token the page's forms carry for this session: authorization decides, not CSRF
+        kwargs["data"] = {**kwargs.get("data", {}), csrf.FIELD: csrf.session_token(token)}
     with Rollback(world.connection):
         return client.request(method, path, **kwargs)
 
