@@ -4,43 +4,18 @@ input kept), fixes it and finds it in the archive."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from datetime import date
 
 import pytest
-import uvicorn
 
-from api.deps import get_clock
-from api.main import app
-from core.clock import FixedClock
 from core.identity import Role
 from loans.demo import DEMO_PASSWORD
 from tasks.opening import TaskSpec, open_task
 from tests.factories import make_loan
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true",
-    reason="Debian chromium not installed (make test installs it where it can)",
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
-def server(engine, session, org, clock, tmp_path, monkeypatch):
-    from core.settings import get_settings
-
-    monkeypatch.setenv("POSTLOAN_ATTACHMENTS_DIR", str(tmp_path / "att"))
-    get_settings.cache_clear()
+def visit(server, session, org, clock):
     loan = make_loan(session, org, clock, "L1")
     loan.assistant_manager_id = org.users["am_bj2"].id
     session.add(loan)
@@ -55,46 +30,11 @@ def server(engine, session, org, clock, tmp_path, monkeypatch):
     )
     open_task(session, spec, actor="system:test", now=clock.now(), business_date=date(2025, 3, 3))
     session.commit()
-    fixed = FixedClock()
-    fixed.set_date(date(2025, 3, 3))
-    app.dependency_overrides[get_clock] = lambda: fixed
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if uv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(10)
-    app.dependency_overrides.clear()
+    return server
 
 
-@pytest.fixture
-def page(server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        yield context.new_page()
-        browser.close()
-
-
-def test_visit_claim_submit_missing_field_fix_archive(server, page, tmp_path):
-    page.goto(f"{server}/inbox")
+def test_visit_claim_submit_missing_field_fix_archive(visit, page, tmp_path):
+    page.goto(f"{visit}/inbox")
     page.fill("input[name=username]", "am_bj1")
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("form[action='/login'] button[type=submit]")
