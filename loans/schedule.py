@@ -179,5 +179,8 @@ def _validated_method(
         errors.append({"field": "method", "message": f"unknown repayment method {method!r}"})
     if errors:
         fields = ", ".join(error["field"] for error in errors)
-        raise ScheduleError(f"cannot build a repayment schedule: invalid {fields}", errors=errors)
+        raise ScheduleError(
+            f"无法生成还款计划：{fields} 无效 (cannot build a repayment schedule: invalid {fields})",
+            errors=errors,
+        )
     return checked

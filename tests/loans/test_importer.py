@@ -178,7 +178,9 @@ def _single_error(
     assert (found.line, found.column) == (line, column)
     assert fragment in found.message
     assert error.errors == [{"line": line, "field": column, "message": found.message}]
-    assert error.message.endswith(": 1 bad line, nothing imported")
+    assert error.message.endswith(
+        "：1 行有误，未导入任何数据 (" + error.context["source"] + ": 1 bad line, nothing imported)"
+    )
 
 
 # --- loans.csv ---------------------------------------------------------------------------------
@@ -314,7 +316,10 @@ def test_import_loans_bad_cell_rejects_file(
     error = _rejected(session, clock, ImportKind.loans, _csv(LOAN_ROW, bad))
 
     _single_error(error, 3, column, fragment)
-    assert error.message == "loans.csv: 1 bad line, nothing imported"
+    assert (
+        error.message
+        == "loans.csv：1 行有误，未导入任何数据 (loans.csv: 1 bad line, nothing imported)"
+    )
 
 
 def test_import_loans_duplicate_loan_no_in_file_rejects_file(
@@ -409,7 +414,10 @@ def test_import_loans_several_bad_lines_reports_all(
 
     error = _rejected(session, clock, ImportKind.loans, _csv(*rows))
 
-    assert error.message == "loans.csv: 4 bad lines, nothing imported"
+    assert (
+        error.message
+        == "loans.csv：4 行有误，未导入任何数据 (loans.csv: 4 bad lines, nothing imported)"
+    )
     assert [(e.line, e.column) for e in error.line_errors] == [
         (2, "branch"),
         (2, "principal"),
@@ -641,7 +649,10 @@ def test_import_payments_bad_cell_rejects_file(
     error = _rejected(session, clock, ImportKind.payments, _csv(good, {**PAYMENT_ROW, **change}))
 
     _single_error(error, 3, column, fragment)
-    assert error.message == "payments.csv: 1 bad line, nothing imported"
+    assert (
+        error.message
+        == "payments.csv：1 行有误，未导入任何数据 (payments.csv: 1 bad line, nothing imported)"
+    )
 
 
 def test_import_payments_duplicate_ref_in_file_rejects_file(
@@ -675,7 +686,10 @@ def test_import_payments_several_bad_lines_reports_all_in_column_order(
 
     error = _rejected(session, clock, ImportKind.payments, _csv(*rows))
 
-    assert error.message == "payments.csv: 2 bad lines, nothing imported"
+    assert (
+        error.message
+        == "payments.csv：2 行有误，未导入任何数据 (payments.csv: 2 bad lines, nothing imported)"
+    )
     assert [(e.line, e.column) for e in error.line_errors] == [
         (2, "loan_no"),
         (2, "value_date"),
