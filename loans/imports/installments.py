@@ -114,7 +114,7 @@ def plan_installments(session: Session, rows: list[Cells], job: Job) -> Writer:
                 actor=job.actor,
                 now=job.now,
                 business_date=job.business_date,
-                reason=f"imported from {job.source}",
+                reason=f"从 {job.source} 导入 (imported from {job.source})",
                 payload={
                     "installments": len(group),
                     "source": job.source,

@@ -147,7 +147,7 @@ def plan_loans(session: Session, rows: list[Cells], job: Job) -> Writer:
                 now=job.now,
                 business_date=job.business_date,
                 schedule=schedule,
-                reason=f"imported from {job.source}",
+                reason=f"从 {job.source} 导入 (imported from {job.source})",
             )
         report.created = len(plans)
         report.details.append(f"{len(plans)} loans, {len(new)} new borrowers")
