@@ -194,7 +194,22 @@ def error_message(exc: PostloanError, lang: str) -> str:
     if lang != "en" and _CJK.search(exc.message):
         return exc.message  # already written in Chinese (bilingual messages of the domain)
     heading = next(text for cls, text in FAMILIES if isinstance(exc, cls))[i]
-    return f"{heading}：{exc.message}" if lang != "en" else f"{heading}: {exc.message}"
+    if lang == "en":
+        return f"{heading}: {english_half(exc.message)}"
+    return f"{heading}：{exc.message}"
+
+
+def english_half(message: str) -> str:
+    """The English of a "中文 (English)" message: the bracket after its last Chinese character
+    (it may hold brackets of its own); the message itself when it has no such half."""
+    last = max((m.end() for m in _CJK.finditer(message)), default=-1)
+    if last < 0 or not message.endswith((")", "）")):
+        return message
+    start = min(
+        (j for j in (message.find("(", last), message.find("（", last)) if j >= 0), default=-1
+    )
+    english = message[start + 1 : -1].strip() if start >= 0 else ""
+    return english if re.search("[A-Za-z]", english) else message
 
 
 # Journal reasons the system writes (a person's reason is shown as they typed it).

@@ -123,7 +123,8 @@ def _from_file(path: str) -> dict[RequestKind, ChainDefinition]:
         chains = [ChainDefinition.model_validate(item) for item in document["chains"]]
     except (OSError, ValueError, KeyError, TypeError, pydantic.ValidationError) as exc:
         raise ValidationError(
-            f"approval chains file {path} is not valid: {exc}", path=path
+            f"审批链配置文件 {path} 无效 (approval chains file {path} is not valid: {exc})",
+            path=path,
         ) from exc
     return {**DEFAULTS, **{c.kind: c for c in chains}}
 

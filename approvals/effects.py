@@ -84,7 +84,7 @@ def decision_facts(session: Session, loan: Loan, on: date) -> dict[str, Any]:
 
 def field_error(field: str, zh: str, en: str, **context: Any) -> ValidationError:
     return ValidationError(
-        en, errors=[{"field": field, "message": zh, "message_en": en}], **context
+        f"{zh} ({en})", errors=[{"field": field, "message": zh, "message_en": en}], **context
     )
 
 
@@ -122,10 +122,12 @@ def check_class(
     if RiskClass(loan.risk_class).is_npl and not RiskClass(wanted).is_npl:
         evidence = npl_exit_for(session, loan, on)
         if evidence.problem:
+            zh, bracket, en = evidence.problem.partition(" (")  # "中文 (English)"
+            en = en.removesuffix(")") if bracket else zh
             raise field_error(
                 field,
-                f"不良贷款上调条件未满足：{evidence.problem}",
-                f"an upgrade out of 不良 needs the repayment record: {evidence.problem}",
+                f"不良贷款上调条件未满足：{zh}",
+                f"an upgrade out of non-performing needs the repayment record: {en}",
                 problem=evidence.problem,
             )
 

@@ -186,7 +186,7 @@ class WriteOffEffect(BaseEffect):
             actor=ctx.actor,
             now=ctx.now,
             business_date=ctx.business_date,
-            reason=getattr(ctx.form, "opinion", None) or "write-off approved",
+            reason=getattr(ctx.form, "opinion", None) or "核销已批准 (write-off approved)",
             payload={"approval_request_id": request.id},
             on_behalf_of=ctx.on_behalf_of,
             approved_by=ctx.decider,

@@ -121,4 +121,6 @@ def open_revision_task(
 
 
 def _missing_unit(user: User) -> OrgUnit:
-    raise RuleViolationError(f"user {user.username} has no org unit")
+    raise RuleViolationError(
+        f"用户 {user.username} 未归属任何机构 (user {user.username} has no org unit)"
+    )

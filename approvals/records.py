@@ -83,7 +83,9 @@ def get_request(
         query = query.with_for_update()
     request = session.exec(query).first()
     if request is None or not visible(session, actor, request):
-        raise NotFoundError(f"no approval request {request_id}", request_id=request_id)
+        raise NotFoundError(
+            f"未找到审批申请 {request_id} (no approval request {request_id})", request_id=request_id
+        )
     return request
 
 
@@ -200,7 +202,8 @@ def flush(session: Session, request: ApprovalRequest) -> None:
         session.flush()
     except StaleDataError as exc:
         raise ConflictError(
-            f"approval request {request.id} was changed concurrently; reload and try again",
+            f"审批申请 {request.id} 正被他人修改，请刷新后重试 "
+            f"(approval request {request.id} was changed concurrently; reload and try again)",
             request_id=request.id,
         ) from exc
 

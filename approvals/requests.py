@@ -32,7 +32,9 @@ def applicant(
     account manager, with `own_loan`, is the loan's lead or assistant manager (调查谁经办、管理谁负责)."""
     wanted = set(roles)
     if actor.read_only:
-        raise PermissionDeniedError("auditors read requests but do not file them")
+        raise PermissionDeniedError(
+            "审计人员只能查看申请，不能提交 (auditors read requests but do not file them)"
+        )
     branch = session.get(OrgUnit, loan.branch_id)
     assert branch is not None
     for p in actor.principals:
@@ -44,7 +46,8 @@ def applicant(
                 continue
         return
     raise PermissionDeniedError(
-        f"{actor.me.username} may not file this request for loan {loan.loan_no}",
+        f"{actor.me.username} 无权为贷款 {loan.loan_no} 提交此申请 "
+        f"({actor.me.username} may not file this request for loan {loan.loan_no})",
         loan_no=loan.loan_no,
         needs=sorted(str(r) for r in wanted),
     )
@@ -114,7 +117,8 @@ def submit(
     existing = live_requests(session, [loan.id], kind.value).get(loan.id)
     if existing is not None:
         raise ConflictError(
-            f"loan {loan.loan_no} already has a live {kind.label_zh} (request #{existing.id})",
+            f"贷款 {loan.loan_no} 已有进行中的{kind.label_zh}（申请 #{existing.id}） "
+            f"(loan {loan.loan_no} already has a live {kind.value}, request #{existing.id})",
             loan_no=loan.loan_no,
             request_id=existing.id,
         )
@@ -141,7 +145,9 @@ def submit(
             session.add(request)
     except IntegrityError as exc:
         raise ConflictError(
-            f"loan {loan.loan_no} already has a live {kind.label_zh}", loan_no=loan.loan_no
+            f"贷款 {loan.loan_no} 已有进行中的{kind.label_zh} "
+            f"(loan {loan.loan_no} already has a live {kind.value})",
+            loan_no=loan.loan_no,
         ) from exc
     journal_opened(session, request, now=now, business_date=business_date)
     advance(

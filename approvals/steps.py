@@ -149,7 +149,10 @@ def decision_of(form: TaskForm) -> str:
     """approve / reject / return_for_revision: every level's review form has a `decision`."""
     value = getattr(form, "decision", None)
     if value is None:
-        raise RuleViolationError(f"form {form.kind} takes no decision on a request", kind=form.kind)
+        raise RuleViolationError(
+            f"表单 {form.kind} 不对申请作出决定 (form {form.kind} takes no decision on a request)",
+            kind=form.kind,
+        )
     return str(value)
 
 
@@ -176,8 +179,9 @@ def decide(
     )
     if RequestState(request.state) != RequestState.pending or not current:
         raise TaskClosedError(
-            f"approval request {request.id} is {request.state} at level {request.level}: "
-            "this task no longer decides it",
+            f"审批申请 {request.id} 已为 {request.state}（第 {request.level} 级），此任务不再审批它 "
+            f"(approval request {request.id} is {request.state} at level {request.level}: "
+            "this task no longer decides it)",
             request_id=request.id,
             task_id=task.id,
         )
@@ -188,13 +192,16 @@ def decide(
     concludes = decision == "approve" and covers(roles, kind, request.amount_cents)
     if decision == "approve" and not concludes and request.level >= len(request.chain):
         raise InsufficientAuthorityError(
-            f"{acting_as.username} has no authority to approve a {kind.label_zh} of "
-            f"{request.amount_cents / 100:,.2f}, and no level of the chain is above this one",
+            f"{acting_as.username} 无权批准金额 {request.amount_cents / 100:,.2f} 的{kind.label_zh}，"
+            "审批链中也没有更高一级 "
+            f"({acting_as.username} has no authority to approve a {kind.value} of "
+            f"{request.amount_cents / 100:,.2f}, and no level of the chain is above this one)",
             request_id=request.id,
         )
     if decision == "return_for_revision" and request.requested_by_id is None:
         raise RuleViolationError(
-            "an automatic proposal has no applicant to return it to: approve or reject it",
+            "系统自动提议的申请没有申请人可退回，请批准或否决 "
+            "(an automatic proposal has no applicant to return it to: approve or reject it)",
             request_id=request.id,
         )
     event = decision  # the machine's events bear the decisions' names
@@ -271,7 +278,9 @@ def _answer_revision(
     assert isinstance(form, RequestRevisionForm)
     if RequestState(request.state) != RequestState.returned:
         raise TaskClosedError(
-            f"approval request {request.id} is {request.state}, not returned", request_id=request.id
+            f"审批申请 {request.id} 为 {request.state}，未被退回 "
+            f"(approval request {request.id} is {request.state}, not returned)",
+            request_id=request.id,
         )
     event = "resubmit" if form.action == "resubmit" else "withdraw"
     if event == "resubmit":

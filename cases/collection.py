@@ -131,11 +131,12 @@ def run_ladder(
         consecutive, cumulative = missed_installments(insts, on)
         case.missed_consecutive, case.missed_cumulative = consecutive, cumulative
         by_days = max((st.number for st in steps if dpd >= st.min_days), default=1)
-        target, why = by_days, f"{dpd} days past due"
+        target, why = by_days, f"逾期 {dpd} 天 ({dpd} days past due)"
         if consecutive >= s.legal_consecutive_missed or cumulative >= s.legal_cumulative_missed:
             target, why = (
                 LEGAL,
-                f"{consecutive} consecutive / {cumulative} cumulative installments missed",
+                f"连续 {consecutive} 期、累计 {cumulative} 期未还款 "
+                f"({consecutive} consecutive / {cumulative} cumulative installments missed)",
             )
         if target > case.step:
             case_event(items, case, "step_up", actor, from_state=str(case.step), to_state=str(target),

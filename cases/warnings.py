@@ -131,7 +131,7 @@ def raise_warning(
             {"field": "description", "message": "请描述预警情况", "message_en": "describe it"}
         )
     if errors:
-        raise ValidationError("the warning is not acceptable", errors=errors)
+        raise ValidationError("预警不符合要求 (the warning is not acceptable)", errors=errors)
     if key is not None:
         existing = session.exec(select(WarningCase).where(WarningCase.key == key)).first()
         if existing is not None:
@@ -243,7 +243,9 @@ def _join(
 def case_of(session: Session, request: ApprovalRequest) -> WarningCase:
     case = session.get(WarningCase, int(request.subject["warning_case_id"]))
     if case is None:
-        raise NotFoundError("the request's warning case is gone", request_id=request.id)
+        raise NotFoundError(
+            "此申请的预警已不存在 (the request's warning case is gone)", request_id=request.id
+        )
     return case
 
 
@@ -310,7 +312,7 @@ def record_tracking(
     assert isinstance(form, WarningTrackingForm)
     case = session.get(WarningCase, int(task.context["warning_case_id"]), with_for_update=True)
     if case is None:
-        raise NotFoundError("no such warning case", task_id=task.id)
+        raise NotFoundError("未找到预警 (no such warning case)", task_id=task.id)
     owners = {p.user.id for p in actor.principals}
     if form.outcome == "resolved":
         fire_case(

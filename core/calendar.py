@@ -236,7 +236,9 @@ class BusinessCalendar:
             day += timedelta(days=direction)
             if self.is_business_day(day):
                 return day
-        raise CalendarDataError(f"no business day within a year of {start}", day=start)
+        raise CalendarDataError(
+            f"{start} 起一年内没有工作日 (no business day within a year of {start})", day=start
+        )
 
 
 @cache
@@ -262,7 +264,10 @@ def schedule_changes(
 def read_schedule_dir(data_dir: Path) -> tuple[ScheduleFile, ...]:
     """Every *.json / *.csv schedule in `data_dir`, latest `published_on` first."""
     if not data_dir.is_dir():
-        raise CalendarDataError(f"calendar data directory {data_dir} not found", path=str(data_dir))
+        raise CalendarDataError(
+            f"未找到日历数据目录 {data_dir} (calendar data directory {data_dir} not found)",
+            path=str(data_dir),
+        )
     paths = sorted(p for p in data_dir.iterdir() if p.suffix.lower() in {".json", ".csv"})
     files = [read_schedule_file(p) for p in paths]
     return tuple(sorted(files, key=lambda f: (f.published_on, f.name), reverse=True))
@@ -275,7 +280,9 @@ def read_schedule_file(path: Path) -> ScheduleFile:
             return _schedule(path.name, _csv_document(path))
         return _schedule(path.name, json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
-        raise CalendarDataError(f"{path.name}: {exc}", file=path.name) from exc
+        raise CalendarDataError(
+            f"日历文件 {path.name} 无法读取 ({path.name}: {exc})", file=path.name
+        ) from exc
 
 
 def _csv_document(path: Path) -> dict[str, Any]:
@@ -283,7 +290,11 @@ def _csv_document(path: Path) -> dict[str, Any]:
         rows = list(csv.DictReader(handle))
     meta = {(row.get("source"), row.get("published_on")) for row in rows}
     if len(meta) != 1:
-        raise CalendarDataError(f"{path.name}: one source and published_on", file=path.name)
+        raise CalendarDataError(
+            f"日历文件 {path.name} 须有且仅有一个来源和发布日期 "
+            f"({path.name}: one source and published_on)",
+            file=path.name,
+        )
     ((source, published_on),) = meta
     years: dict[str, dict[str, list[Any]]] = {}
     for row in rows:
@@ -326,7 +337,9 @@ def _schedule(name: str, document: Any) -> ScheduleFile:
                     continue
                 errors.append({"loc": f"years.{key}.{kind}[{i}]", "msg": problem})
     if errors or published is None or not isinstance(source, str):
-        raise CalendarDataError(f"calendar file {name} is invalid", errors=errors, file=name)
+        raise CalendarDataError(
+            f"日历文件 {name} 无效 (calendar file {name} is invalid)", errors=errors, file=name
+        )
     years = frozenset(int(key) for key in raw_years or {})
     return ScheduleFile(name, source, published, years, MappingProxyType(days))
 

@@ -84,9 +84,11 @@ def is_postgres(engine_or_session: Engine | Session) -> bool:
 def as_conflict(exc: BaseException) -> ConflictError | None:
     """The clean conflict a concurrent writer's failure means, or None if it means something else."""
     if isinstance(exc, StaleDataError):  # the version check matched no row
-        return ConflictError("the record was changed concurrently; reload and try again")
+        return ConflictError(
+            "记录已被他人修改，请刷新后重试 (the record was changed concurrently; reload and try again)"
+        )
     if isinstance(exc, OperationalError) and _is_lock_conflict(exc):
-        return ConflictError("the record is being changed by someone else; try again")
+        return ConflictError("记录正被他人修改，请重试 (the record is being changed by someone else; try again)")
     return None
 
 

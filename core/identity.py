@@ -130,7 +130,7 @@ def add_user(
 def org_unit_by_code(session: Session, code: str) -> OrgUnit:
     unit = session.exec(select(OrgUnit).where(OrgUnit.code == code)).first()
     if unit is None:
-        raise NotFoundError(f"unknown org unit {code!r}", org_unit=code)
+        raise NotFoundError(f"未知机构 {code!r} (unknown org unit {code!r})", org_unit=code)
     return unit
 
 
@@ -138,14 +138,14 @@ def head_office(session: Session) -> OrgUnit:
     """The root of the org tree (总行)."""
     unit = session.exec(select(OrgUnit).where(OrgUnit.parent_id == None)).first()  # noqa: E711
     if unit is None:
-        raise NotFoundError("the org tree has no head office")
+        raise NotFoundError("机构树中没有总行 (the org tree has no head office)")
     return unit
 
 
 def user_by_username(session: Session, username: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
-        raise NotFoundError(f"unknown user {username!r}", username=username)
+        raise NotFoundError(f"未知用户 {username!r} (unknown user {username!r})", username=username)
     return user
 
 
@@ -213,7 +213,9 @@ def add_substitute(
     if not deputy.active:
         errors.append({"field": "deputy", "message": f"{deputy.username} is not active"})
     if errors:
-        raise ValidationError("the substitution is not acceptable", errors=errors)
+        raise ValidationError(
+            "代理设置不符合要求 (the substitution is not acceptable)", errors=errors
+        )
     assert principal.id is not None and deputy.id is not None
     row = Substitute(
         principal_id=principal.id,

@@ -140,7 +140,10 @@ def npl_exit(
     insts = sorted(installments, key=lambda i: i.due_date)
     dpd = days_past_due(insts, on)
     if dpd > 0:
-        return NplExit(f"arrears are not cleared ({dpd} days past due on {on})")
+        return NplExit(
+            f"逾期未清偿：截至 {on} 已逾期 {dpd} 天 "
+            f"(arrears are not cleared: {dpd} days past due on {on})"
+        )
     cleared = [
         i.paid_off_on
         for i in insts
@@ -159,8 +162,10 @@ def npl_exit(
     ends = add_months(since, min_months)
     if periods < min_periods or on < ends:
         return NplExit(
-            f"since {since}: {periods} of {min_periods} repayment periods paid in full and on "
-            f"time, and {min_months} months of good repayment end on {ends}",
+            f"自 {since} 起：{min_periods} 期中已按时足额还款 {periods} 期，"
+            f"{min_months} 个月的良好还款期至 {ends} 届满 "
+            f"(since {since}: {periods} of {min_periods} repayment periods paid in full and on "
+            f"time, and {min_months} months of good repayment end on {ends})",
             since,
             periods,
         )

@@ -74,8 +74,9 @@ def require_authority(
     roles = list(roles)
     if not covers(roles, kind, amount_cents, settings):
         raise InsufficientAuthorityError(
-            f"{who} has no authority to decide a {RequestKind(kind).label_zh} of "
-            f"{amount_cents / 100:,.2f}",
+            f"{who} 无权审批金额 {amount_cents / 100:,.2f} 的{RequestKind(kind).label_zh} "
+            f"({who} has no authority to decide a {RequestKind(kind).value} of "
+            f"{amount_cents / 100:,.2f})",
             user=who,
             kind=RequestKind(kind),
             amount_cents=amount_cents,

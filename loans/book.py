@@ -45,7 +45,7 @@ def open_loan(
     now: datetime,
     business_date: date,
     schedule: Sequence[ScheduledInstallment] | None = None,
-    reason: str = "loan booked",
+    reason: str = "贷款入账 (loan booked)",
 ) -> Loan:
     """Book a loan with its schedule (generated from the terms unless given) and journal it."""
     loan = Loan(
@@ -125,7 +125,7 @@ def get_loan(session: Session, loan_no: str, *, for_update: bool = False) -> Loa
         query = query.with_for_update()  # Postgres row lock; SQLite relies on the version check
     loan = session.exec(query).first()
     if loan is None:
-        raise NotFoundError(f"no loan {loan_no!r}", loan_no=loan_no)
+        raise NotFoundError(f"未找到贷款 {loan_no!r} (no loan {loan_no!r})", loan_no=loan_no)
     return loan
 
 

@@ -54,12 +54,16 @@ def read_records(
         reader = csv.DictReader(rows)
         header: list[str] | None = [(n or "").strip().lower() for n in reader.fieldnames or ()]
         if not header:
-            errors.append(LineError(1, None, "empty file: a header row is required"))
+            errors.append(
+                LineError(1, None, "空文件：须有表头行 (empty file: a header row is required)")
+            )
         reader.fieldnames = header
         records = list(enumerate(reader, start=2))  # spreadsheet row numbers
         for line, row in records:
             if row.pop(None, None) is not None:  # DictReader files surplus cells under None
-                errors.append(LineError(line, None, "more cells than the header has"))
+                errors.append(
+                    LineError(line, None, "单元格多于表头列数 (more cells than the header has)")
+                )
     else:
         records = [
             (line, {str(k).strip().lower(): v for k, v in row.items()})
@@ -67,7 +71,7 @@ def read_records(
         ]
         header = list(records[0][1]) if records else None
     errors += [
-        LineError(1, c, "column appears twice")
+        LineError(1, c, "列重复 (column appears twice)")
         for c in sorted({c for c in header or () if (header or []).count(c) > 1})
     ]
     return header, records
@@ -79,7 +83,7 @@ class CellError(ValueError):
 
 def parse_number(raw: str) -> Decimal:
     if not _NUMBER.fullmatch(raw):
-        raise CellError(f"not a number: {raw!r}")
+        raise CellError(f"不是数字：{raw!r} (not a number: {raw!r})")
     return Decimal(raw)
 
 
@@ -87,9 +91,13 @@ def parse_cents(raw: str, *, zero_ok: bool = False) -> int:
     """Yuan (元) with at most 2 decimals, "120000.00" → 12000000 cents (分); never a float."""
     yuan = parse_number(raw)
     if yuan != yuan.quantize(_CENT):
-        raise CellError(f"more than 2 decimals: {raw!r}")
+        raise CellError(f"小数超过 2 位：{raw!r} (more than 2 decimals: {raw!r})")
     if yuan < 0 or (yuan == 0 and not zero_ok):
-        raise CellError("must not be negative" if zero_ok else "must be greater than zero")
+        raise CellError(
+            "不能为负数 (must not be negative)"
+            if zero_ok
+            else "须大于零 (must be greater than zero)"
+        )
     return int(yuan * 100)
 
 
@@ -101,14 +109,17 @@ def parse_rate(raw: str) -> Decimal:
     """A percent a year, "4.35" → Decimal("0.0435")."""
     rate = parse_number(raw) / 100
     if not 0 <= rate <= MAX_ANNUAL_RATE:
-        raise CellError(f"must be between 0 and {MAX_ANNUAL_RATE * 100:.0f} (percent a year)")
+        raise CellError(
+            f"年利率须在 0 至 {MAX_ANNUAL_RATE * 100:.0f}% 之间 "
+            f"(must be between 0 and {MAX_ANNUAL_RATE * 100:.0f} percent a year)"
+        )
     if rate != rate.quantize(_RATE_STEP):
-        raise CellError("more than 4 decimals")
+        raise CellError("小数超过 4 位 (more than 4 decimals)")
     return rate
 
 
 def parse_date(raw: str) -> date:
-    bad = CellError(f"not a date (YYYY-MM-DD): {raw!r}")
+    bad = CellError(f"日期格式应为 YYYY-MM-DD：{raw!r} (not a date, YYYY-MM-DD: {raw!r})")
     if not _ISO_DATE.fullmatch(raw):
         raise bad
     try:
@@ -119,20 +130,22 @@ def parse_date(raw: str) -> date:
 
 def parse_seq(raw: str) -> int:
     if not re.fullmatch("[1-9][0-9]*", raw):
-        raise CellError(f"not a positive whole number: {raw!r}")
+        raise CellError(f"不是正整数：{raw!r} (not a positive whole number: {raw!r})")
     return int(raw)
 
 
 def parse_flag(raw: str) -> bool:
     if raw.lower() not in _FLAGS:
-        raise CellError(f"not yes/no: {raw!r}")
+        raise CellError(f"应为“是”或“否”：{raw!r} (not yes/no: {raw!r})")
     return _FLAGS[raw.lower()]
 
 
 def one_of(enum: type[E]) -> Callable[[str], E]:
     def parse(raw: str) -> E:
         if raw.lower() not in {m.value for m in enum}:
-            raise CellError(f"unknown value {raw!r} (expected {'|'.join(enum)})")
+            raise CellError(
+                f"未知取值 {raw!r}，应为 {'|'.join(enum)} (unknown value {raw!r}, expected {'|'.join(enum)})"
+            )
         return enum(raw.lower())
 
     return parse
@@ -157,9 +170,9 @@ class Cells:
         raw = (self.values.get(column) or "").strip()
         try:
             if not raw and required:
-                raise CellError("required value is empty")
+                raise CellError("必填项为空 (required value is empty)")
             if len(raw) > max_len:
-                raise CellError(f"longer than {max_len} characters")
+                raise CellError(f"超过 {max_len} 个字符 (longer than {max_len} characters)")
             return parse(raw) if raw else None
         except CellError as exc:
             self.fail(column, str(exc))

@@ -206,7 +206,7 @@ def _pay_history(
                 actor=SEED_ACTOR,
                 now=clock.now(),
                 business_date=paid_on,
-                reason=f"arrears paid {paid_on}",
+                reason=f"{paid_on} 逾期已清偿 (arrears paid {paid_on})",
             )
     if missed is not None:
         _age(session, loan, missed, today - timedelta(days=1), clock)
@@ -232,7 +232,7 @@ def _age(session: Session, loan: Loan, due: date, until: date, clock: FixedClock
             actor=SEED_ACTOR,
             now=clock.now(),
             business_date=first,
-            reason=f"installment due {due} unpaid",
+            reason=f"{due} 应还款未还 (installment due {due} unpaid)",
         )
     for days in (
         settings.classification_grace_days,

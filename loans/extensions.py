@@ -177,7 +177,9 @@ def request_extension(
         refuse("reason", "required", "请填写展期原因", "a reason is required")
     if errors:
         raise ValidationError(
-            "the extension request is not acceptable", errors=errors, loan_no=loan_no
+            "展期申请不符合要求 (the extension request is not acceptable)",
+            errors=errors,
+            loan_no=loan_no,
         )
     reasons = restructuring_reasons(
         session, loan, on, declared=financial_difficulty, settings=settings
@@ -202,7 +204,10 @@ def request_extension(
 def get_extension(session: Session, request_id: int) -> ExtensionRequest:
     request = session.get(ExtensionRequest, request_id, with_for_update=True)
     if request is None:
-        raise NotFoundError(f"no extension request {request_id}", request_id=request_id)
+        raise NotFoundError(
+            f"未找到展期申请 {request_id} (no extension request {request_id})",
+            request_id=request_id,
+        )
     return request
 
 
@@ -210,7 +215,8 @@ def _pending(session: Session, request_id: int) -> ExtensionRequest:
     request = get_extension(session, request_id)
     if request.status != ExtensionStatus.pending:
         raise RuleViolationError(
-            f"extension request {request_id} is already {request.status}",
+            f"展期申请 {request_id} 已为 {request.status} "
+            f"(extension request {request_id} is already {request.status})",
             request_id=request_id,
             status=request.status,
         )
@@ -242,7 +248,7 @@ def grant_extension(
     assert loan is not None and loan.id is not None
     if approved_by == request.requested_by:
         raise SelfApprovalError(
-            "four eyes: nobody decides their own extension request",
+            "四眼原则：不能审批自己提交的展期申请 (four eyes: nobody decides their own extension request)",
             request_id=request_id,
             user=approved_by,
         )
@@ -252,11 +258,12 @@ def grant_extension(
     if approved_months is not None:
         if not 1 <= approved_months <= asked:
             raise ValidationError(
-                "the approved term is not acceptable",
+                "批准的展期期限不符合要求 (the approved term is not acceptable)",
                 errors=[
                     {
                         "field": "approved_term_months",
-                        "message": f"between 1 and the {asked} months applied for",
+                        "message": f"须在 1 至申请的 {asked} 个月之间",
+                        "message_en": f"between 1 and the {asked} months applied for",
                     }
                 ],
             )
@@ -306,7 +313,8 @@ def close_extension(
     request = _pending(session, request_id)
     if status == ExtensionStatus.rejected and decided_by == request.requested_by:
         raise SelfApprovalError(
-            "four eyes: nobody decides their own extension request", request_id=request_id
+            "四眼原则：不能审批自己提交的展期申请 (four eyes: nobody decides their own extension request)",
+            request_id=request_id,
         )
     request.status, request.approved_by, request.decided_on = status, decided_by, on
     session.add(request)

@@ -57,7 +57,16 @@ def import_csv(
     except UnicodeDecodeError as exc:
         raise ImportRejectedError(
             path.name,
-            [LineError(1, None, (f"not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8'"))],
+            [
+                LineError(
+                    1,
+                    None,
+                    (
+                        f"不是 UTF-8 文本（第 {exc.start} 字节），请另存为“CSV UTF-8” "
+                        f"(not UTF-8 text, byte {exc.start}; save it as 'CSV UTF-8')"
+                    ),
+                )
+            ],
         ) from exc
     return import_rows(
         session,
@@ -87,7 +96,11 @@ def import_rows(
     header, records = read_records(rows, errors)
     required, optional = COLUMNS[kind]
     if header:
-        errors += [LineError(1, c, "missing required column") for c in required if c not in header]
+        errors += [
+            LineError(1, c, "缺少必需的列 (missing required column)")
+            for c in required
+            if c not in header
+        ]
     if errors:  # a broken header would fail every row the same way: report it alone
         raise ImportRejectedError(source, errors)
     cells = [Cells(line, values, errors) for line, values in records]

@@ -126,9 +126,13 @@ def allocate(session: Session, loan_id: int, payments: Sequence[Payment]) -> All
     """
     for payment in payments:
         if payment.allocated:
-            raise RuleViolationError(f"payment {payment.payment_ref} is already allocated")
+            raise RuleViolationError(
+                f"还款 {payment.payment_ref} 已分配 (payment {payment.payment_ref} is already allocated)"
+            )
         if payment.loan_id != loan_id:
-            raise RuleViolationError(f"payment {payment.payment_ref} is not on this loan")
+            raise RuleViolationError(
+                f"还款 {payment.payment_ref} 不属于此贷款 (payment {payment.payment_ref} is not on this loan)"
+            )
     result = Allocation(applied=sorted(payments, key=_key))
     if not payments:
         return result
@@ -203,8 +207,8 @@ def record_payment(
 ) -> Payment:
     if amount_cents <= 0:
         raise ValidationError(
-            "a payment amount must be positive",
-            errors=[{"field": "amount", "message": "must be > 0"}],
+            "还款金额须大于零 (a payment amount must be positive)",
+            errors=[{"field": "amount", "message": "须大于 0", "message_en": "must be > 0"}],
         )
     assert loan.id is not None
     payment = Payment(
@@ -228,7 +232,7 @@ def record_payment(
         actor=actor,
         now=now,
         business_date=business_date,
-        reason=f"payment {payment_ref}",
+        reason=f"还款 {payment_ref} (payment {payment_ref})",
         payload={
             "payment_ref": payment_ref,
             "value_date": value_date,

@@ -124,7 +124,7 @@ def visible_loan(session: Session, loan_no: str, org_paths: Sequence[str] | None
     if org_paths is not None:
         branch = session.get(OrgUnit, loan.branch_id)
         if branch is None or not any(branch.path.startswith(p) for p in org_paths):
-            raise NotFoundError(f"no loan {loan_no!r}", loan_no=loan_no)
+            raise NotFoundError(f"未找到贷款 {loan_no!r} (no loan {loan_no!r})", loan_no=loan_no)
     return loan
 
 

@@ -38,7 +38,7 @@ class ClassificationRule:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
         if self.effective_to is not None and self.effective_to <= self.effective_from:
             raise ValidationError(
-                "rule effective_to must be after effective_from",
+                "规则的失效日须晚于生效日 (rule effective_to must be after effective_from)",
                 code=self.code,
                 effective_from=self.effective_from,
                 effective_to=self.effective_to,
@@ -59,9 +59,11 @@ class RuleBook:
     def __post_init__(self) -> None:
         for rule in self.rules:
             if rule.code not in _EVALUATORS:
-                raise ValidationError("unknown classification rule code", code=rule.code)
+                raise ValidationError(
+                    "未知的分类规则代码 (unknown classification rule code)", code=rule.code
+                )
             if rule.floor is None and rule.code not in _DYNAMIC_FLOOR_CODES:
-                raise ValidationError("rule needs a floor class", code=rule.code)
+                raise ValidationError("规则须有底线分类 (rule needs a floor class)", code=rule.code)
 
     def in_force(self, on: date) -> list[ClassificationRule]:
         return [rule for rule in self.rules if rule.is_in_force(on)]
@@ -255,7 +257,9 @@ def _restructured_again(
 def _contagion(rule: ClassificationRule, facts: FloorFacts, observed: bool) -> RiskClass | None:
     threshold = rule.params.get("npl_share")
     if not isinstance(threshold, Decimal):
-        raise ValidationError("rule param must be a Decimal", code=rule.code, param="npl_share")
+        raise ValidationError(
+            "规则参数须为小数 (rule param must be a Decimal)", code=rule.code, param="npl_share"
+        )
     if facts.is_retail or facts.borrower_npl_share <= threshold:
         return None
     return rule.floor
@@ -278,7 +282,9 @@ _DYNAMIC_FLOOR_CODES = frozenset({"restructured_npl_no_upgrade"})
 def _int_param(params: Mapping[str, object], key: str) -> int:
     value = params.get(key)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError("rule param must be an integer", param=key, value=value)
+        raise ValidationError(
+            "规则参数须为整数 (rule param must be an integer)", param=key, value=value
+        )
     return value
 
 

@@ -88,7 +88,10 @@ def reschedule_for_extension(session: Session, loan: Loan, new_maturity: date, o
         return
     paid_in_future = sum(i.principal_paid_cents + i.interest_paid_cents for i in future)
     if paid_in_future:
-        raise RuleViolationError("installments not yet due are partly prepaid; allocate first")
+        raise RuleViolationError(
+            "未到期的还款期次已部分提前还款，请先分配还款 "
+            "(installments not yet due are partly prepaid; allocate first)"
+        )
     start = max((i.due_date for i in past), default=loan.disbursement_date)
     for inst in future:
         session.delete(inst)

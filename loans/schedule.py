@@ -159,25 +159,36 @@ def _validated_method(
     method: Any,
 ) -> RepaymentMethod:
     errors: list[dict[str, str]] = []
+
+    def bad(field: str, zh: str, en: str) -> None:
+        errors.append({"field": field, "message": zh, "message_en": en})
+
     if isinstance(principal_cents, bool) or not isinstance(principal_cents, int):
-        errors.append({"field": "principal_cents", "message": "must be a whole number of cents"})
+        bad("principal_cents", "须为整数（分）", "must be a whole number of cents")
     elif principal_cents <= 0:
-        errors.append({"field": "principal_cents", "message": "must be greater than zero"})
+        bad("principal_cents", "须大于零", "must be greater than zero")
     if not isinstance(annual_rate, Decimal) or not annual_rate.is_finite():
-        errors.append(
-            {"field": "annual_rate", "message": "must be a finite Decimal, never a float"}
+        bad(
+            "annual_rate",
+            "须为有限的 Decimal，不能是浮点数",
+            "must be a finite Decimal, never a float",
         )
     elif not 0 <= annual_rate <= MAX_ANNUAL_RATE:
-        errors.append(
-            {"field": "annual_rate", "message": f"must be between 0 and {MAX_ANNUAL_RATE} a year"}
+        bad(
+            "annual_rate",
+            f"年利率须在 0 至 {MAX_ANNUAL_RATE} 之间",
+            f"must be between 0 and {MAX_ANNUAL_RATE} a year",
         )
     if maturity_date <= disbursement_date:
-        errors.append({"field": "maturity_date", "message": "must be after the disbursement date"})
+        bad("maturity_date", "须晚于放款日", "must be after the disbursement date")
     try:
         checked = RepaymentMethod(method)
     except ValueError:
-        errors.append({"field": "method", "message": f"unknown repayment method {method!r}"})
+        bad("method", f"未知还款方式 {method!r}", f"unknown repayment method {method!r}")
     if errors:
         fields = ", ".join(error["field"] for error in errors)
-        raise ScheduleError(f"cannot build a repayment schedule: invalid {fields}", errors=errors)
+        raise ScheduleError(
+            f"无法生成还款计划：{fields} 无效 (cannot build a repayment schedule: invalid {fields})",
+            errors=errors,
+        )
     return checked

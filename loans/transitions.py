@@ -36,8 +36,9 @@ def _lock(session: Session, loan_no: str, expected_version: int | None) -> Loan:
     loan = get_loan(session, loan_no, for_update=True)
     if expected_version is not None and loan.version != expected_version:
         raise ConflictError(
-            f"loan {loan_no} changed since you loaded it (version {expected_version} → "
-            f"{loan.version}); reload and try again",
+            f"贷款 {loan_no} 已被他人修改（版本 {expected_version} → {loan.version}），请刷新后重试 "
+            f"(loan {loan_no} changed since you loaded it, version {expected_version} → "
+            f"{loan.version}; reload and try again)",
             loan_no=loan_no,
             expected_version=expected_version,
             version=loan.version,
@@ -50,7 +51,8 @@ def _flush(session: Session, loan_no: str) -> None:
         session.flush()
     except StaleDataError as exc:  # another transaction bumped the version first (SQLite path)
         raise ConflictError(
-            f"loan {loan_no} was changed concurrently; try again", loan_no=loan_no
+            f"贷款 {loan_no} 正被他人修改，请重试 (loan {loan_no} was changed concurrently; try again)",
+            loan_no=loan_no,
         ) from exc
 
 
@@ -187,7 +189,8 @@ def check_class_agrees(loan: Loan) -> None:
     state, cls = LoanState(loan.state), RiskClass(loan.risk_class)
     if state.is_open and (state == LoanState.non_performing) != cls.is_npl:
         raise RuleViolationError(
-            f"class {cls.label_zh} and lifecycle {state.label_zh} would disagree",
+            f"风险分类{cls.label_zh}与贷款状态{state.label_zh}不一致 "
+            f"(class {cls.value} and lifecycle {state.value} would disagree)",
             loan_no=loan.loan_no,
             state=state,
             risk_class=cls,
@@ -215,11 +218,12 @@ def reclassify_loan(
     """Set the five-tier class (never better than the floor; upgrades need an approver) and move
     the lifecycle that follows from it, in one transaction."""
     if not reason:
-        raise RuleViolationError("a classification needs a reason")
+        raise RuleViolationError("风险分类须填写理由 (a classification needs a reason)")
     loan = _lock(session, loan_no, expected_version)
     if not LoanState(loan.state).is_open:
         raise RuleViolationError(
-            f"loan {loan_no} is {LoanState(loan.state).label_zh}: a closed loan is not reclassified",
+            f"贷款 {loan_no} 已{LoanState(loan.state).label_zh}，已结束的贷款不再分类 "
+            f"(loan {loan_no} is {loan.state}: a closed loan is not reclassified)",
             loan_no=loan_no,
             state=loan.state,
         )

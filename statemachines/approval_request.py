@@ -73,7 +73,8 @@ class ApprovalRequestMachine(StrictMachine):
     def check_writable(self, facts: ApprovalFacts) -> None:
         if facts.read_only:
             raise RequestPermissionError(
-                "auditors can read requests but not act on them", actor=facts.actor
+                "审计人员只能查看申请，不能操作 (auditors can read requests but not act on them)",
+                actor=facts.actor,
             )
 
     def _people(self, facts: ApprovalFacts) -> set[str]:
@@ -84,12 +85,14 @@ class ApprovalRequestMachine(StrictMachine):
         people = self._people(facts)
         if facts.requester is not None and facts.requester in people:
             raise SelfApprovalError(
-                "four eyes: nobody decides their own request", actor=facts.actor
+                "四眼原则：不能审批自己提交的申请 (four eyes: nobody decides their own request)",
+                actor=facts.actor,
             )
         twice = people & set(facts.earlier_deciders)
         if twice:
             raise SameApproverError(
-                "four eyes: each level of an approval chain must be a different person",
+                "四眼原则：同一审批链的各级须由不同的人审批 "
+                "(four eyes: each level of an approval chain must be a different person)",
                 actor=facts.actor,
                 decided_before=sorted(twice),
             )
@@ -98,7 +101,8 @@ class ApprovalRequestMachine(StrictMachine):
         self.check_writable(facts)
         if facts.requester is None or facts.requester not in self._people(facts):
             raise RequestPermissionError(
-                "only the applicant may resubmit the request", actor=facts.actor
+                "只有申请人可以重新提交申请 (only the applicant may resubmit the request)",
+                actor=facts.actor,
             )
 
     def check_may_withdraw(self, facts: ApprovalFacts) -> None:
@@ -106,10 +110,13 @@ class ApprovalRequestMachine(StrictMachine):
         mine = facts.requester is not None and facts.requester in self._people(facts)
         if not (mine or facts.is_supervisor or facts.is_system):
             raise RequestPermissionError(
-                "only the applicant or a head of the loan's unit may withdraw the request",
+                "只有申请人或贷款所属机构的负责人可以撤回申请 "
+                "(only the applicant or a head of the loan's unit may withdraw the request)",
                 actor=facts.actor,
             )
 
     def check_is_system(self, facts: ApprovalFacts) -> None:
         if not facts.is_system:
-            raise RequestPermissionError("only the system amends a waiting request")
+            raise RequestPermissionError(
+                "只有系统可以修改待审批的申请 (only the system amends a waiting request)"
+            )

@@ -37,7 +37,8 @@ class StrictMachine(StateMachine):
         value = getattr(model, state_field)
         if value is None or str(value) not in cls.state_values():
             raise InvalidStoredStateError(
-                f"{cls.__name__}: stored state {value!r} is not one of {sorted(cls.state_values())}",
+                f"{cls.__name__} 存储的状态 {value!r} 无效 "
+                f"({cls.__name__}: stored state {value!r} is not one of {sorted(cls.state_values())})",
                 machine=cls.__name__,
                 value=value,
             )
@@ -47,20 +48,22 @@ class StrictMachine(StateMachine):
         """Send `event`; an event not allowed from the current state raises a domain error."""
         if self.facts_type is not None and not isinstance(kwargs.get("facts"), self.facts_type):
             raise MachineUsageError(
-                f"{type(self).__name__}.fire({event!r}) needs facts={self.facts_type.__name__}(…)",
+                f"缺少业务事实：{type(self).__name__}.fire({event!r}) "
+                f"({type(self).__name__}.fire({event!r}) needs facts={self.facts_type.__name__}(…))",
                 event=event,
             )
         if event not in {e.id for e in self.events}:
             raise TransitionNotAllowedError(
-                f"{type(self).__name__} has no event {event!r}",
+                f"{type(self).__name__} 没有事件 {event!r} ({type(self).__name__} has no event {event!r})",
                 event=event,
             )
         try:
             return self.send(event, **kwargs)
         except TransitionNotAllowed as exc:
             raise TransitionNotAllowedError(
-                f"{event!r} is not allowed when {type(self).__name__} is in "
-                f"{str(self.current_state_value)!r}",
+                f"当前状态 {str(self.current_state_value)!r} 下不能执行 {event!r} "
+                f"({event!r} is not allowed when {type(self).__name__} is in "
+                f"{str(self.current_state_value)!r})",
                 event=event,
                 state=str(self.current_state_value),
             ) from exc

@@ -71,14 +71,17 @@ class HumanTaskLifecycle(StrictMachine):
     def _writable(self, facts: TaskFacts) -> None:
         if facts.read_only:
             raise TaskPermissionError(
-                "auditors can read tasks but not act on them", actor=facts.actor, rule="read_only"
+                "审计人员只能查看任务，不能操作 (auditors can read tasks but not act on them)",
+                actor=facts.actor,
+                rule="read_only",
             )
 
     def check_may_claim(self, facts: TaskFacts) -> None:
         self._writable(facts)
         if not facts.is_candidate:
             raise TaskPermissionError(
-                f"{facts.actor} is not a candidate for this task (role and org unit do not match)",
+                f"{facts.actor} 不是此任务的候选人，角色或机构不符 "
+                f"({facts.actor} is not a candidate for this task: role and org unit do not match)",
                 actor=facts.actor,
                 rule="not_candidate",
             )
@@ -87,7 +90,8 @@ class HumanTaskLifecycle(StrictMachine):
         self._writable(facts)
         if not facts.is_assignee:
             raise TaskPermissionError(
-                f"the task is not in {facts.actor}'s inbox; claim it first",
+                f"此任务不在 {facts.actor} 的待办中，请先领取 "
+                f"(the task is not in {facts.actor}'s inbox; claim it first)",
                 actor=facts.actor,
                 rule="not_assignee",
             )
@@ -96,7 +100,7 @@ class HumanTaskLifecycle(StrictMachine):
         self._writable(facts)
         if not (facts.is_assignee or facts.is_supervisor):
             raise TaskPermissionError(
-                "only the assignee or a supervisor may delegate this task",
+                "只有处理人或上级负责人可以转派此任务 (only the assignee or a supervisor may delegate this task)",
                 actor=facts.actor,
                 rule="not_delegator",
             )
@@ -106,7 +110,8 @@ class HumanTaskLifecycle(StrictMachine):
         self._writable(facts)
         if not facts.is_supervisor:
             raise TaskPermissionError(
-                "only a supervisor of the task's unit may assign an unclaimed task",
+                "只有任务所属机构的负责人可以分派未领取的任务 "
+                "(only a supervisor of the task's unit may assign an unclaimed task)",
                 actor=facts.actor,
                 rule="not_supervisor",
             )
@@ -115,7 +120,8 @@ class HumanTaskLifecycle(StrictMachine):
     def _target_is_candidate(self, facts: TaskFacts) -> None:
         if not facts.target_is_candidate:
             raise TaskPermissionError(
-                "the new assignee is not a candidate for this task (role and org unit)",
+                "被指派人不是此任务的候选人，角色或机构不符 "
+                "(the new assignee is not a candidate for this task: role and org unit)",
                 actor=facts.actor,
                 rule="target_not_candidate",
             )
@@ -124,7 +130,8 @@ class HumanTaskLifecycle(StrictMachine):
         self._writable(facts)
         if not (facts.is_supervisor or facts.is_system):
             raise TaskPermissionError(
-                "only a supervisor of the task's unit or the system may do this",
+                "只有任务所属机构的负责人或系统可以执行此操作 "
+                "(only a supervisor of the task's unit or the system may do this)",
                 actor=facts.actor,
                 rule="not_supervisor",
             )
@@ -132,5 +139,7 @@ class HumanTaskLifecycle(StrictMachine):
     def check_is_system(self, facts: TaskFacts) -> None:
         if not facts.is_system:
             raise TaskPermissionError(
-                "tasks expire only by the system", actor=facts.actor, rule="system_only"
+                "任务只能由系统置为过期 (tasks expire only by the system)",
+                actor=facts.actor,
+                rule="system_only",
             )

@@ -97,63 +97,73 @@ class LoanLifecycle(StrictMachine):
     def check_class_is_pass(self, facts: LoanFacts) -> None:
         if facts.risk_class != RiskClass.pass_:
             raise RuleViolationError(
-                f"the loan is still classified {facts.risk_class.label_zh}; reclassify it 正常 first",
+                f"贷款仍为{facts.risk_class.label_zh}类，须先调为正常类 "
+                f"(the loan is still classified {facts.risk_class.value}; reclassify it pass first)",
                 risk_class=facts.risk_class,
             )
 
     def check_not_npl(self, facts: LoanFacts) -> None:
         if facts.risk_class.is_npl:
             raise RuleViolationError(
-                f"the loan is classified {facts.risk_class.label_zh} (不良): it leaves 不良 only "
-                "through an approved reinstatement",
+                f"贷款为{facts.risk_class.label_zh}类（不良），只能经批准的恢复正常退出不良 "
+                f"(the loan is classified {facts.risk_class.value}, non-performing: it leaves "
+                "non-performing only through an approved reinstatement)",
                 risk_class=facts.risk_class,
             )
 
     def check_no_arrears(self, facts: LoanFacts) -> None:
         if facts.days_past_due > 0:
             raise RuleViolationError(
-                f"arrears are not cleared ({facts.days_past_due} days past due)",
+                f"逾期未清偿：已逾期 {facts.days_past_due} 天 "
+                f"(arrears are not cleared: {facts.days_past_due} days past due)",
                 days_past_due=facts.days_past_due,
             )
 
     def check_past_due(self, facts: LoanFacts) -> None:
         if facts.days_past_due <= 0:
-            raise RuleViolationError("no installment is past due")
+            raise RuleViolationError("没有逾期的还款期次 (no installment is past due)")
 
     def check_extension_approved(self, facts: LoanFacts) -> None:
         if not facts.approved_extension:
-            raise RuleViolationError("no approved extension request (展期申请) for this loan")
+            raise RuleViolationError(
+                "此贷款没有已批准的展期申请 (no approved extension request for this loan)"
+            )
 
     def check_arrears_restructure(self, facts: LoanFacts) -> None:
         if facts.days_past_due > 0 and not facts.extension_restructuring:
             raise RuleViolationError(
-                f"the loan is {facts.days_past_due} days past due: an extension now is a "
-                "restructuring (分类办法 第十七条), not an ordinary extension",
+                f"贷款已逾期 {facts.days_past_due} 天：此时展期属于重组（分类办法 第十七条），不是普通展期 "
+                f"(the loan is {facts.days_past_due} days past due: an extension now is a "
+                "restructuring, not an ordinary extension)",
                 days_past_due=facts.days_past_due,
             )
 
     def check_class_is_npl(self, facts: LoanFacts) -> None:
         if not facts.risk_class.is_npl:
             raise RuleViolationError(
-                f"class {facts.risk_class.label_zh} is not non-performing (次级/可疑/损失)",
+                f"{facts.risk_class.label_zh}类不属于不良（次级/可疑/损失） "
+                f"(class {facts.risk_class.value} is not non-performing)",
                 risk_class=facts.risk_class,
             )
 
     def check_class_is_loss(self, facts: LoanFacts) -> None:
         if facts.risk_class != RiskClass.loss:
             raise RuleViolationError(
-                f"write-off needs class 损失, the loan is {facts.risk_class.label_zh}",
+                f"核销须为损失类，贷款为{facts.risk_class.label_zh}类 "
+                f"(write-off needs class loss, the loan is {facts.risk_class.value})",
                 risk_class=facts.risk_class,
             )
 
     def check_approved(self, facts: LoanFacts) -> None:
         if not facts.approved_by:
-            raise RuleViolationError("this event needs an approver (approved_by)")
+            raise RuleViolationError("此操作须有审批人 (this event needs an approver, approved_by)")
         if not facts.requested_by:
-            raise RuleViolationError("this event needs the requester on record (requested_by)")
+            raise RuleViolationError(
+                "此操作须记录申请人 (this event needs the requester on record, requested_by)"
+            )
         if facts.approved_by == facts.requested_by:
             raise RuleViolationError(
-                "four eyes: the approver must differ from the requester",
+                "四眼原则：审批人不能是申请人 (four eyes: the approver must differ from the requester)",
                 approved_by=facts.approved_by,
             )
 
@@ -161,7 +171,9 @@ class LoanLifecycle(StrictMachine):
         self.check_no_arrears(facts)
         if facts.risk_class.is_npl:
             raise RuleViolationError(
-                f"the class is still {facts.risk_class.label_zh}; upgrade it through the approval chain first",
+                f"分类仍为{facts.risk_class.label_zh}类，须先经审批链上调 "
+                f"(the class is still {facts.risk_class.value}; "
+                "upgrade it through the approval chain first)",
                 risk_class=facts.risk_class,
             )
         self.check_approved(facts)
@@ -169,6 +181,7 @@ class LoanLifecycle(StrictMachine):
     def check_nothing_outstanding(self, facts: LoanFacts) -> None:
         if facts.outstanding_cents > 0:
             raise RuleViolationError(
-                f"{facts.outstanding_cents / 100:.2f} is still outstanding",
+                f"仍有 {facts.outstanding_cents / 100:.2f} 未结清 "
+                f"({facts.outstanding_cents / 100:.2f} is still outstanding)",
                 outstanding_cents=facts.outstanding_cents,
             )

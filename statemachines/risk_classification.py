@@ -89,8 +89,11 @@ class RiskClassification(StrictMachine):
         wanted = RiskClass(target.value)
         if wanted.is_better_than(facts.floor):
             raise ClassBelowFloorError(
-                f"cannot classify {wanted.label_zh}: the regulatory floor is {facts.floor.label_zh}"
-                + (f" ({', '.join(facts.floor_reasons)})" if facts.floor_reasons else ""),
+                f"不能分为{wanted.label_zh}类：监管底线为{facts.floor.label_zh}类"
+                + (f"，依据 {', '.join(facts.floor_reasons)}" if facts.floor_reasons else "")
+                + f" (cannot classify {wanted.value}: the regulatory floor is {facts.floor.value}"
+                + (f", by {', '.join(facts.floor_reasons)}" if facts.floor_reasons else "")
+                + ")",
                 wanted=wanted,
                 floor=facts.floor,
                 reasons=list(facts.floor_reasons),
@@ -103,15 +106,18 @@ class RiskClassification(StrictMachine):
             return  # downgrades are proposed automatically; the chain confirms them
         if not facts.approved_by:
             raise UpgradeNotApprovedError(
-                "an upgrade needs an approval (approved_by); upgrades are never automatic"
+                "上调须经审批，从不自动上调 "
+                "(an upgrade needs an approval, approved_by; upgrades are never automatic)"
             )
         if not facts.proposed_by:
             raise UpgradeNotApprovedError(
-                "an upgrade needs its proposer on record (proposed_by) for the four-eyes check"
+                "上调须记录提议人，以作四眼核对 "
+                "(an upgrade needs its proposer on record, proposed_by, for the four-eyes check)"
             )
         if facts.approved_by == facts.proposed_by:
             raise UpgradeNotApprovedError(
-                "four eyes: the approver of an upgrade must differ from the proposer",
+                "四眼原则：上调的审批人不能是提议人 "
+                "(four eyes: the approver of an upgrade must differ from the proposer)",
                 approved_by=facts.approved_by,
             )
 
@@ -120,12 +126,15 @@ class RiskClassification(StrictMachine):
             return
         if not facts.npl_exit_checked:
             raise MachineUsageError(
-                "an upgrade out of 不良 needs the repayment evidence (npl_exit_checked)"
+                "退出不良须有还款证据 "
+                "(an upgrade out of non-performing needs the repayment evidence, npl_exit_checked)"
             )
         if facts.npl_exit_problem:
+            zh, bracket, en = facts.npl_exit_problem.partition(" (")  # "中文 (English)"
+            en = en.removesuffix(")") if bracket else zh
             raise NplExitEvidenceError(
-                f"cannot upgrade out of {RiskClass(source.value).label_zh}: "
-                f"{facts.npl_exit_problem}",
+                f"不能从{RiskClass(source.value).label_zh}类上调：{zh} "
+                f"(cannot upgrade out of {source.value}: {en})",
                 wanted=RiskClass(target.value),
                 problem=facts.npl_exit_problem,
             )

@@ -38,13 +38,20 @@ class WarningCaseLifecycle(StrictMachine):
     def check_is_system(self, facts: WarningFacts) -> None:
         if not facts.is_system:
             raise PermissionDeniedError(
-                "a warning is confirmed or dismissed by its disposition chain", actor=facts.actor
+                "预警须经处置审批链确认或排除 "
+                "(a warning is confirmed or dismissed by its disposition chain)",
+                actor=facts.actor,
             )
 
     def check_has_plan(self, facts: WarningFacts) -> None:
         if not facts.has_plan:
-            raise RuleViolationError("a confirmed warning needs a grade, an owner and a plan")
+            raise RuleViolationError(
+                "确认的预警须有等级、负责人和处置方案 "
+                "(a confirmed warning needs a grade, an owner and a plan)"
+            )
 
     def check_is_owner(self, facts: WarningFacts) -> None:
         if not facts.is_owner:
-            raise PermissionDeniedError("only the case's owner closes it", actor=facts.actor)
+            raise PermissionDeniedError(
+                "只有预警负责人可以关闭 (only the case's owner closes it)", actor=facts.actor
+            )

@@ -65,7 +65,7 @@ def _checked_type(data: bytes, content_type: str, field: str) -> str:
         return found  # a client that does not say: the bytes do
     if declared not in SIGNATURES:
         raise ValidationError(
-            f"file type {declared or 'unknown'} is not accepted",
+            f"不接受此文件类型：{declared or '未知'} (file type {declared or 'unknown'} is not accepted)",
             errors=[{
                 "field": field,
                 "message": f"不接受此类文件（{declared or '未知类型'}），请上传{ALLOWED_LABEL}",
@@ -75,7 +75,7 @@ def _checked_type(data: bytes, content_type: str, field: str) -> str:
         )  # fmt: skip
     if found != declared:
         raise ValidationError(
-            f"the file's content is not {declared}",
+            f"文件内容与所称类型 {declared} 不符 (the file's content is not {declared})",
             errors=[{
                 "field": field,
                 "message": f"文件内容与所称类型（{declared}）不符",
@@ -89,7 +89,7 @@ def _checked_type(data: bytes, content_type: str, field: str) -> str:
 def too_large(field: str, limit: int) -> ValidationError:
     mb = limit / 1024 / 1024
     return ValidationError(
-        "the file is too large",
+        f"文件超过 {mb:g} MB 上限 (the file is too large)",
         errors=[{
             "field": field,
             "message": f"文件超过 {mb:g} MB 上限",
@@ -116,7 +116,7 @@ def store(
     limit = get_settings().attachment_max_bytes
     if not data:
         raise ValidationError(
-            "the file is empty",
+            "文件为空 (the file is empty)",
             errors=[{"field": field, "message": "文件为空", "message_en": "empty"}],
         )
     if len(data) > limit:
@@ -188,9 +188,12 @@ def read(sha256: str) -> bytes:
     try:
         data = (storage_dir() / sha256[:2] / sha256).read_bytes()
     except FileNotFoundError:
-        raise NotFoundError(f"attachment {sha256} is missing from storage", sha256=sha256) from None
+        raise NotFoundError(
+            f"附件 {sha256} 在存储中缺失 (attachment {sha256} is missing from storage)",
+            sha256=sha256,
+        ) from None
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise ValidationError(f"attachment {sha256} is corrupted on disk")
+        raise ValidationError(f"附件 {sha256} 已损坏 (attachment {sha256} is corrupted on disk)")
     return data
 
 
@@ -214,6 +217,13 @@ def require_stored(session: Session, refs: Iterable[AttachmentRef]) -> None:
     missing = sorted(wanted - found)
     if missing:
         raise ValidationError(
-            "attachments must be uploaded before the form is submitted",
-            errors=[{"field": "attachments", "message": f"unknown file {h}"} for h in missing],
+            "附件须在提交表单前上传 (attachments must be uploaded before the form is submitted)",
+            errors=[
+                {
+                    "field": "attachments",
+                    "message": f"未知文件 {h}",
+                    "message_en": f"unknown file {h}",
+                }
+                for h in missing
+            ],
         )

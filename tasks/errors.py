@@ -21,7 +21,8 @@ class TaskAlreadyClaimedError(ConflictError):
 
     def __init__(self, task_id: int, assignee: str | None) -> None:
         super().__init__(
-            f"task {task_id} is already claimed by {assignee or 'someone else'}",
+            f"任务 {task_id} 已被{assignee or '他人'}领取 "
+            f"(task {task_id} is already claimed by {assignee or 'someone else'})",
             task_id=task_id,
             assignee=assignee,
         )
@@ -32,7 +33,7 @@ class TaskAlreadyCompletedError(ConflictError):
 
     def __init__(self, task_id: int, by: str | None) -> None:
         super().__init__(
-            f"task {task_id} was already completed by {by or 'someone'}",
+            f"任务 {task_id} 已由{by or '他人'}完成 (task {task_id} was already completed by {by or 'someone'})",
             task_id=task_id,
             completed_by=by,
         )
@@ -51,7 +52,7 @@ class TaskNotClaimedError(ConflictError):
 
     def __init__(self, task_id: int, event: str) -> None:
         super().__init__(
-            f"task {task_id} is not claimed: claim it first, then {event} it",
+            f"任务 {task_id} 尚未领取：请先领取 (task {task_id} is not claimed: claim it first, then {event} it)",
             task_id=task_id,
             event=event,
         )

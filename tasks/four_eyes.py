@@ -22,7 +22,9 @@ def check_four_eyes(
     people = {actor.me.user.id, acting_as.user.id}
     if task.requested_by_id is not None and task.requested_by_id in people:
         raise SelfApprovalError(
-            "four eyes: nobody approves their own request", task_id=task.id, user=actor.me.username
+            "四眼原则：不能审批自己提交的申请 (four eyes: nobody approves their own request)",
+            task_id=task.id,
+            user=actor.me.username,
         )
     if task.chain_key:
         earlier = session.exec(
@@ -35,7 +37,8 @@ def check_four_eyes(
         ).first()
         if earlier is not None:
             raise SameApproverError(
-                "four eyes: each level of an approval chain must be a different person",
+                "四眼原则：同一审批链的各级须由不同的人审批 "
+                "(four eyes: each level of an approval chain must be a different person)",
                 task_id=task.id,
                 earlier_task_id=earlier,
                 user=actor.me.username,
@@ -52,7 +55,7 @@ def _check_visit(
     refusal names its `rule` and the field, so a page shows it beside the inspectors."""
     if len(set(inspectors)) != 2:
         raise VisitInspectorsError(
-            "an on-site visit needs two different inspectors",
+            "须二人实地检查：请选择两名不同的检查人 (an on-site visit needs two different inspectors)",
             field="inspectors",
             rule="two_inspectors",
             inspectors=inspectors,
@@ -72,14 +75,15 @@ def _check_visit(
             or Role.account_manager not in roles_of(session, user.id or 0)
         ):
             raise VisitInspectorsError(
-                f"inspector {name!r} is not an active account manager",
+                f"检查人 {name!r} 不是在职客户经理 (inspector {name!r} is not an active account manager)",
                 field="inspectors",
                 rule="not_account_manager",
                 inspector=name,
             )
         if name not in eligible:
             raise VisitInspectorsError(
-                f"inspector {name!r} is not an account manager of the loan's branch",
+                f"检查人 {name!r} 不是本贷款所属机构的客户经理 "
+                f"(inspector {name!r} is not an account manager of the loan's branch)",
                 field="inspectors",
                 rule="not_in_branch",
                 inspector=name,
@@ -89,14 +93,15 @@ def _check_visit(
         own = {loan.account_manager_id, loan.assistant_manager_id} - {None}
         if not own & {users[n].id for n in inspectors}:
             raise VisitInspectorsError(
-                "one inspector must be the loan's lead or assistant account manager",
+                "检查人中须有本贷款的主办或协办客户经理 "
+                "(one inspector must be the loan's lead or assistant account manager)",
                 field="inspectors",
                 rule="no_own_manager",
                 loan_no=loan.loan_no,
             )
     if not {actor.me.username, acting_as.username} & set(inspectors):
         raise VisitInspectorsError(
-            "the visit record is filed by one of its two inspectors",
+            "拜访记录须由两名检查人之一提交 (the visit record is filed by one of its two inspectors)",
             field="inspectors",
             rule="filer_not_inspector",
             user=actor.me.username,

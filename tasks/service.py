@@ -41,7 +41,7 @@ def get_task(
         query = query.with_for_update()
     task = session.exec(query).first()
     if task is None or not can_see(actor, task):
-        raise NotFoundError(f"no task {task_id}", task_id=task_id)
+        raise NotFoundError(f"未找到任务 {task_id} (no task {task_id})", task_id=task_id)
     return task
 
 
@@ -56,7 +56,8 @@ def _locked(
     task = get_task(session, task_id, actor, for_update=True)
     if expected_version is not None and task.version != expected_version:
         raise ConflictError(
-            f"task {task_id} changed since you loaded it; reload and try again",
+            f"任务 {task_id} 已被他人修改，请刷新后重试 "
+            f"(task {task_id} changed since you loaded it; reload and try again)",
             task_id=task_id,
             expected_version=expected_version,
             version=task.version,
@@ -91,7 +92,7 @@ def _fire(
                 task.id or 0, _username(session, task.completed_by_id)
             ) from exc
         raise TaskClosedError(
-            f"task {task.id} is {state}: {event} is not possible",
+            f"任务 {task.id} 当前为 {state}，不能 {event} (task {task.id} is {state}: {event} is not possible)",
             task_id=task.id,
             state=state,
             event=event,
@@ -138,7 +139,9 @@ def _finish(
         )
     except StaleDataError as exc:
         raise ConflictError(
-            f"task {task.id} was changed concurrently; reload and try again", task_id=task.id
+            f"任务 {task.id} 正被他人修改，请刷新后重试 "
+            f"(task {task.id} was changed concurrently; reload and try again)",
+            task_id=task.id,
         ) from exc
     return task
 
@@ -278,15 +281,21 @@ def require_assignee(session: Session, task: HumanTask, actor: Actor, doing: str
     if state == TaskState.completed:
         raise TaskAlreadyCompletedError(task.id or 0, _username(session, task.completed_by_id))
     if state != TaskState.claimed:
-        raise TaskClosedError(f"task {task.id} is {state}", task_id=task.id, state=state)
+        raise TaskClosedError(
+            f"任务 {task.id} 当前为 {state} (task {task.id} is {state})",
+            task_id=task.id,
+            state=state,
+        )
     facts, _ = facts_for(actor, task, "complete")
     if facts.read_only:
         raise TaskPermissionError(
-            "auditors can read tasks but not act on them", actor=facts.actor, rule="read_only"
+            "审计人员只能查看任务，不能操作 (auditors can read tasks but not act on them)",
+            actor=facts.actor,
+            rule="read_only",
         )
     if not facts.is_assignee:
         raise TaskPermissionError(
-            f"the task is not in {facts.actor}'s inbox; claim it first",
+            f"此任务不在 {facts.actor} 的待办中，请先领取 (the task is not in {facts.actor}'s inbox; claim it first)",
             actor=facts.actor,
             rule="not_assignee",
         )
@@ -331,8 +340,9 @@ def complete(
     task = _locked(session, task_id, actor, expected_version)
     if "approval_request_id" in task.context and not decided_by_caller:
         raise MachineUsageError(
-            f"task {task_id} decides approval request {task.context['approval_request_id']}: "
-            "complete it through cases.completion.complete_task",
+            f"任务 {task_id} 审批申请 {task.context['approval_request_id']}，须经审批流程提交 "
+            f"(task {task_id} decides approval request {task.context['approval_request_id']}: "
+            "complete it through cases.completion.complete_task)",
             task_id=task_id,
         )
     if TaskState(task.state) == TaskState.completed:  # a double submit: one completion only

@@ -64,7 +64,8 @@ class ImportRejectedError(ValidationError):
         self.line_errors = sorted(line_errors, key=lambda e: e.line)
         bad = len({e.line for e in line_errors})
         super().__init__(
-            f"{source}: {bad} bad line{'' if bad == 1 else 's'}, nothing imported",
+            f"{source}：{bad} 行有误，未导入任何数据 "
+            f"({source}: {bad} bad line{'' if bad == 1 else 's'}, nothing imported)",
             errors=[
                 {"line": e.line, "field": e.column, "message": e.message} for e in self.line_errors
             ],

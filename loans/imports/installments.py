@@ -57,25 +57,40 @@ def plan_installments(session: Session, rows: list[Cells], job: Job) -> Writer:
         )
         loan = loans.get(loan_no or "")
         if loan_no and loan is None:
-            c.fail("loan_no", f"unknown loan {loan_no!r}")
+            c.fail("loan_no", f"未知贷款 {loan_no!r} (unknown loan {loan_no!r})")
         elif loan and loan.id in scheduled:
-            c.fail("loan_no", f"loan {loan_no} already has a repayment schedule")
+            c.fail(
+                "loan_no",
+                f"贷款 {loan_no} 已有还款计划 (loan {loan_no} already has a repayment schedule)",
+            )
         if loan is None or loan.id in scheduled:
             continue
         group = plans.setdefault(loan.loan_no, [])
         prev = group[-1] if group else None
         if due.seq_no and any(d.seq_no == due.seq_no for d in group):
-            c.fail("seq_no", f"duplicate seq_no {due.seq_no} for loan {loan_no}")
+            c.fail(
+                "seq_no",
+                f"贷款 {loan_no} 的期次 {due.seq_no} 重复 (duplicate seq_no {due.seq_no} for loan {loan_no})",
+            )
         elif due.seq_no and prev and prev.seq_no and due.seq_no < prev.seq_no:
-            c.fail("seq_no", f"must increase: line {prev.cells.line} has {prev.seq_no}")
+            c.fail(
+                "seq_no",
+                f"期次须递增：第 {prev.cells.line} 行为 {prev.seq_no} "
+                f"(must increase: line {prev.cells.line} has {prev.seq_no})",
+            )
         if due.due_date and not loan.disbursement_date < due.due_date <= loan.maturity_date:
             c.fail(
                 "due_date",
-                f"outside the loan's term: after {loan.disbursement_date} "
-                f"up to maturity {loan.maturity_date}",
+                f"超出贷款期限：须晚于 {loan.disbursement_date} 且不晚于到期日 {loan.maturity_date} "
+                f"(outside the loan's term: after {loan.disbursement_date} "
+                f"up to maturity {loan.maturity_date})",
             )
         elif due.due_date and prev and prev.due_date and due.due_date <= prev.due_date:
-            c.fail("due_date", f"must be after {prev.due_date} (line {prev.cells.line})")
+            c.fail(
+                "due_date",
+                f"须晚于第 {prev.cells.line} 行的 {prev.due_date} "
+                f"(must be after {prev.due_date}, line {prev.cells.line})",
+            )
         group.append(due)
     for loan_no, group in plans.items():
         total = sum(d.principal or 0 for d in group)
@@ -84,8 +99,10 @@ def plan_installments(session: Session, rows: list[Cells], job: Job) -> Writer:
             group[0].cells.fail(
                 "principal",
                 (
-                    f"principal of loan {loan_no} on lines {lines} sums to {yuan(total)}, "
-                    f"not the loan's {yuan(loans[loan_no].principal_cents)}"
+                    f"贷款 {loan_no} 第 {lines} 行的本金合计 {yuan(total)}，"
+                    f"与贷款本金 {yuan(loans[loan_no].principal_cents)} 不符 "
+                    f"(principal of loan {loan_no} on lines {lines} sums to {yuan(total)}, "
+                    f"not the loan's {yuan(loans[loan_no].principal_cents)})"
                 ),
             )
 
@@ -114,7 +131,7 @@ def plan_installments(session: Session, rows: list[Cells], job: Job) -> Writer:
                 actor=job.actor,
                 now=job.now,
                 business_date=job.business_date,
-                reason=f"imported from {job.source}",
+                reason=f"从 {job.source} 导入 (imported from {job.source})",
                 payload={
                     "installments": len(group),
                     "source": job.source,

@@ -62,28 +62,33 @@ def plan_loans(session: Session, rows: list[Cells], job: Job) -> Writer:
         name = c.text(column, required=required)
         found = users.get(name or "")
         if name and found is None:
-            c.fail(column, f"unknown user {name!r}")
+            c.fail(column, f"未知用户 {name!r} (unknown user {name!r})")
         elif found and not found[0].active:
-            c.fail(column, f"user {name!r} is inactive")
+            c.fail(column, f"用户 {name!r} 已停用 (user {name!r} is inactive)")
         return found
 
     for c in rows:
         loan_no = c.text("loan_no", max_len=40)
         if loan_no in taken:
-            c.fail("loan_no", f"loan {loan_no} already exists")
+            c.fail("loan_no", f"贷款 {loan_no} 已存在 (loan {loan_no} already exists)")
         elif loan_no in first_line:
-            c.fail("loan_no", f"duplicate loan_no (first on line {first_line[loan_no or '']})")
+            first = first_line[loan_no or ""]
+            c.fail(
+                "loan_no",
+                f"贷款编号重复，首见于第 {first} 行 (duplicate loan_no, first on line {first})",
+            )
         elif loan_no:
             first_line[loan_no] = c.line
         code = c.text("branch", max_len=32)
         unit = units.get(code or "")
         if code and unit is None:
-            c.fail("branch", f"unknown branch {code!r}")
+            c.fail("branch", f"未知机构 {code!r} (unknown branch {code!r})")
         manager = user(c, "account_manager", required=True)
         if unit and manager and not manager[1].startswith(unit.path):
             c.fail(
                 "account_manager",
-                f"user {manager[0].username!r} is not in branch {code} or one of its sub-branches",
+                f"用户 {manager[0].username!r} 不属于机构 {code} 及其下属机构 "
+                f"(user {manager[0].username!r} is not in branch {code} or one of its sub-branches)",
             )
         assistant, risk = user(c, "assistant_manager"), user(c, "risk_manager")
         borrower = _borrower(c, borrowers, unit)
@@ -91,10 +96,15 @@ def plan_loans(session: Session, rows: list[Cells], job: Job) -> Writer:
         principal, rate = c.get("principal", parse_cents), c.get("annual_rate_pct", parse_rate)
         currency = (c.text("currency", required=False) or "CNY").upper()
         if not re.fullmatch("[A-Z]{3}", currency):
-            c.fail("currency", f"not a 3-letter currency code: {currency!r}")
+            c.fail(
+                "currency",
+                f"币种须为 3 位字母代码：{currency!r} (not a 3-letter currency code: {currency!r})",
+            )
         start, end = c.get("disbursement_date", parse_date), c.get("maturity_date", parse_date)
         if start and end and end <= start:
-            c.fail("maturity_date", f"must be after disbursement_date {start}")
+            c.fail(
+                "maturity_date", f"须晚于放款日 {start} (must be after disbursement_date {start})"
+            )
         method = c.get("repayment_method", one_of(RepaymentMethod))
         source = c.get("schedule", one_of(ScheduleSource), required=False)
         if c.bad:
@@ -130,7 +140,10 @@ def plan_loans(session: Session, rows: list[Cells], job: Job) -> Writer:
             )
         except ScheduleError as exc:
             for e in exc.errors:
-                c.fail(_SCHEDULE_COLUMNS.get(e["field"], e["field"]), e["message"])
+                message = (
+                    f"{e['message']} ({e['message_en']})"  # 中文 (English), like every line error
+                )
+                c.fail(_SCHEDULE_COLUMNS.get(e["field"], e["field"]), message)
             continue
         plans.append((terms, borrower, schedule))
 
@@ -147,7 +160,7 @@ def plan_loans(session: Session, rows: list[Cells], job: Job) -> Writer:
                 now=job.now,
                 business_date=job.business_date,
                 schedule=schedule,
-                reason=f"imported from {job.source}",
+                reason=f"从 {job.source} 导入 (imported from {job.source})",
             )
         report.created = len(plans)
         report.details.append(f"{len(plans)} loans, {len(new)} new borrowers")
@@ -182,6 +195,7 @@ def _borrower(c: Cells, known: dict[str, Borrower], unit: OrgUnit | None) -> Bor
     elif (borrower.name, borrower.kind) != (name, kind):
         c.fail(
             "borrower_name" if borrower.name != name else "borrower_kind",
-            f"customer {customer_no} is already {borrower.name!r} ({borrower.kind})",
+            f"客户 {customer_no} 已登记为 {borrower.name!r}（{borrower.kind}） "
+            f"(customer {customer_no} is already {borrower.name!r}, {borrower.kind})",
         )
     return borrower

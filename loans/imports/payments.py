@@ -41,27 +41,41 @@ def plan_payments(session: Session, rows: list[Cells], job: Job) -> Writer:
         ref, loan_no = c.text("payment_ref"), c.text("loan_no", max_len=40)
         value_date, amount = c.get("value_date", parse_date), c.get("amount", parse_cents)
         if ref in first_line:
-            c.fail("payment_ref", f"duplicate payment_ref (first on line {first_line[ref or '']})")
+            first = first_line[ref or ""]
+            c.fail(
+                "payment_ref",
+                f"还款编号重复，首见于第 {first} 行 (duplicate payment_ref, first on line {first})",
+            )
         elif ref:
             first_line[ref] = c.line
         loan = loans.get(loan_no or "")
         if loan_no and loan is None:
-            c.fail("loan_no", f"unknown loan {loan_no!r}")
+            c.fail("loan_no", f"未知贷款 {loan_no!r} (unknown loan {loan_no!r})")
         if loan and value_date and value_date < loan.disbursement_date:
-            c.fail("value_date", f"before the loan's disbursement date {loan.disbursement_date}")
+            c.fail(
+                "value_date",
+                f"早于放款日 {loan.disbursement_date} (before the loan's disbursement date {loan.disbursement_date})",
+            )
         elif value_date and value_date > job.business_date:
-            c.fail("value_date", f"after the business date {job.business_date}")
+            c.fail(
+                "value_date",
+                f"晚于营业日 {job.business_date} (after the business date {job.business_date})",
+            )
         if c.bad or not (ref and loan and value_date and amount):
             continue
         if ref in recorded and recorded[ref] != (loan.loan_no, value_date, amount):
             was_loan, was_date, was_amount = recorded[ref]
             c.fail(
                 "payment_ref",
-                f"already recorded with different content: loan {was_loan}, "
-                f"value_date {was_date}, amount {yuan(was_amount)}",
+                f"已记录的还款内容不同：贷款 {was_loan}，起息日 {was_date}，金额 {yuan(was_amount)} "
+                f"(already recorded with different content: loan {was_loan}, "
+                f"value_date {was_date}, amount {yuan(was_amount)})",
             )
         elif ref in recorded:
-            skipped.append(f"line {c.line}: payment {ref} already recorded, skipped")
+            skipped.append(
+                f"第 {c.line} 行：还款 {ref} 已记录，跳过 "
+                f"(line {c.line}: payment {ref} already recorded, skipped)"
+            )
         else:
             new.append((value_date, c.line, ref, loan, amount))
 

@@ -162,8 +162,11 @@ def decide(movers: list[Mover], result: ChunkResult) -> list[tuple[Mover, str]]:
 
 def _reason(mover: Mover, d: date) -> str:
     if mover.event == MARK_OVERDUE:
-        return f"installment due {d - timedelta(days=mover.days_past_due)} unpaid"
-    return "arrears cleared" if mover.event == CURE else "nothing outstanding"
+        due = d - timedelta(days=mover.days_past_due)
+        return f"{due} 应还款未还 (installment due {due} unpaid)"
+    if mover.event == CURE:
+        return "逾期已清偿 (arrears cleared)"
+    return "贷款已结清 (nothing outstanding)"
 
 
 def write_moves(

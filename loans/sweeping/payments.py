@@ -74,7 +74,8 @@ def _allocation_items(payment: Payment, loan_no: str, state: str) -> list[dict[s
             "from_state": None,
             "to_state": None,
             "actor": ACTOR,
-            "reason": f"payment {payment.payment_ref} valued {payment.value_date}",
+            "reason": f"还款 {payment.payment_ref}，起息日 {payment.value_date} "
+            f"(payment {payment.payment_ref} valued {payment.value_date})",
             "payload": {
                 "payment_ref": payment.payment_ref,
                 "value_date": payment.value_date,

@@ -177,11 +177,12 @@ def test_import_bad_file_lists_every_line_exit_1(seeded, tmp_path):
     )
     result = run("import", "payments", str(bad))
     assert result.exit_code == 1
+    assert "payments.csv：2 行有误，未导入任何数据" in result.output  # Chinese first
     assert "payments.csv: 2 bad lines, nothing imported" in result.output
     for fragment in (
-        "line 2 field loan_no: unknown loan 'NOPE'",
-        "line 2 field value_date: not a date",
-        "line 3 field amount: more than 2",
+        "line 2 field loan_no: 未知贷款 'NOPE' (unknown loan 'NOPE')",
+        "line 2 field value_date: 日期格式应为 YYYY-MM-DD",
+        "line 3 field amount: 小数超过 2 位",
     ):
         assert fragment in result.output
 

@@ -3,11 +3,13 @@ and context, journal reasons, enum values, labelled badges."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from api.i18n import state_label
 from api.i18n_messages import error_message, reason_text
-from core.errors import PostloanError
+from core.errors import PostloanError, RuleViolationError, ValidationError
 from tasks.errors import TaskAlreadyClaimedError, TaskNotClaimedError
 from tests.api.browser import post_form, sign_in, sign_out
 from tests.api.test_task_pages import web  # noqa: F401  (the signed-in page client)
@@ -73,11 +75,17 @@ def test_state_label_english_not_raw_enum(value, en):
         (TaskAlreadyClaimedError(7, None), "任务 7 已被他人领取", "task 7 is already claimed by someone"),
         (TaskNotClaimedError(7, "complete"), "任务 7 尚未领取：请先领取，再提交", "task 7 is not claimed: claim it first"),
         (PostloanError("boom"), "操作未完成：boom", "Not done: boom"),
+        (RuleViolationError("还款 P1 已分配 (payment P1 is already allocated)"),
+         "还款 P1 已分配 (payment P1 is already allocated)",
+         "Against a business rule: payment P1 is already allocated"),
+        (ValidationError("日历文件 x.csv 无法读取 (x.csv: bad value (line 3))"),
+         "日历文件 x.csv 无法读取 (x.csv: bad value (line 3))", "Invalid input: x.csv: bad value (line 3)"),
     ],
 )  # fmt: skip
 def test_error_message_by_code_and_context(error, zh, en):
     assert error_message(error, "zh") == zh
     assert en in error_message(error, "en")
+    assert not re.search(r"[\u4e00-\u9fff]", error_message(error, "en"))  # no Chinese half
 
 
 @pytest.mark.parametrize(
@@ -85,6 +93,12 @@ def test_error_message_by_code_and_context(error, zh, en):
     [
         ("installment due 2026-07-02 unpaid", "2026-07-02 应还款未还", "installment due 2026-07-02 unpaid"),
         ("逾期已清偿 (arrears cleared)", "逾期已清偿", "arrears cleared"),
+        ("贷款入账 (loan booked)", "贷款入账", "loan booked"),
+        ("还款 P-1，起息日 2025-02-01 (payment P-1 valued 2025-02-01)", "还款 P-1，起息日 2025-02-01",
+         "payment P-1 valued 2025-02-01"),
+        ("连续 3 期、累计 6 期未还款 (3 consecutive / 6 cumulative installments missed)",
+         "连续 3 期、累计 6 期未还款", "3 consecutive / 6 cumulative installments missed"),
+        ("从 loans.csv 导入 (imported from loans.csv)", "从 loans.csv 导入", "imported from loans.csv"),
         ("同意展期六个月", "同意展期六个月", "同意展期六个月"),  # a person's words stay as typed
     ],
 )  # fmt: skip

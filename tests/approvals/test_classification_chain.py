@@ -143,7 +143,8 @@ def test_upgrade_out_of_npl_without_record_refused_at_once(session, org, clock):
             now=clock.now(), business_date=date(2025, 6, 1),
         )  # fmt: skip
     assert info.value.errors[0]["field"] == "proposed_class"
-    assert "repayment periods" in info.value.errors[0]["message"]
+    assert "期中已按时足额还款" in info.value.errors[0]["message"]
+    assert "repayment periods" in info.value.errors[0]["message_en"]
 
 
 def test_write_off_only_for_loss(session, org, clock):

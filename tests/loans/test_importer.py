@@ -178,7 +178,9 @@ def _single_error(
     assert (found.line, found.column) == (line, column)
     assert fragment in found.message
     assert error.errors == [{"line": line, "field": column, "message": found.message}]
-    assert error.message.endswith(": 1 bad line, nothing imported")
+    assert error.message.endswith(
+        "：1 行有误，未导入任何数据 (" + error.context["source"] + ": 1 bad line, nothing imported)"
+    )
 
 
 # --- loans.csv ---------------------------------------------------------------------------------
@@ -314,7 +316,10 @@ def test_import_loans_bad_cell_rejects_file(
     error = _rejected(session, clock, ImportKind.loans, _csv(LOAN_ROW, bad))
 
     _single_error(error, 3, column, fragment)
-    assert error.message == "loans.csv: 1 bad line, nothing imported"
+    assert (
+        error.message
+        == "loans.csv：1 行有误，未导入任何数据 (loans.csv: 1 bad line, nothing imported)"
+    )
 
 
 def test_import_loans_duplicate_loan_no_in_file_rejects_file(
@@ -322,7 +327,9 @@ def test_import_loans_duplicate_loan_no_in_file_rejects_file(
 ) -> None:
     error = _rejected(session, clock, ImportKind.loans, _csv(LOAN_ROW, LOAN_ROW))
 
-    _single_error(error, 3, "loan_no", "duplicate loan_no (first on line 2)")
+    _single_error(
+        error, 3, "loan_no", "贷款编号重复，首见于第 2 行 (duplicate loan_no, first on line 2)"
+    )
 
 
 def test_import_loans_loan_no_already_booked_rejects_file(
@@ -409,7 +416,10 @@ def test_import_loans_several_bad_lines_reports_all(
 
     error = _rejected(session, clock, ImportKind.loans, _csv(*rows))
 
-    assert error.message == "loans.csv: 4 bad lines, nothing imported"
+    assert (
+        error.message
+        == "loans.csv：4 行有误，未导入任何数据 (loans.csv: 4 bad lines, nothing imported)"
+    )
     assert [(e.line, e.column) for e in error.line_errors] == [
         (2, "branch"),
         (2, "principal"),
@@ -434,7 +444,9 @@ def test_import_rows_dicts_reuse_the_same_checks(
             business_date=clock.today(),
         )
 
-    assert caught.value.line_errors == [LineError(3, "branch", "unknown branch 'XX99'")]
+    assert caught.value.line_errors == [
+        LineError(3, "branch", "未知机构 'XX99' (unknown branch 'XX99')")
+    ]
     assert _counts(session)["loans"] == 0
 
 
@@ -530,7 +542,9 @@ def test_import_installments_due_dates_out_of_order_reject_file(
 
     error = _rejected(session, clock, ImportKind.installments, _csv(*rows))
 
-    _single_error(error, 3, "due_date", "must be after 2026-06-18 (line 2)")
+    _single_error(
+        error, 3, "due_date", "须晚于第 2 行的 2026-06-18 (must be after 2026-06-18, line 2)"
+    )
 
 
 def test_import_installments_twice_rejects_second_file(
@@ -545,7 +559,7 @@ def test_import_installments_twice_rejects_second_file(
 
     assert len(error.line_errors) == 4
     assert {e.message for e in error.line_errors} == {
-        "loan L2025SH0003 already has a repayment schedule"
+        "贷款 L2025SH0003 已有还款计划 (loan L2025SH0003 already has a repayment schedule)"
     }
 
 
@@ -580,7 +594,10 @@ def test_import_payments_same_file_twice_skips_everything(
     report = _import_file(session, clock, ImportKind.payments, "payments.csv")
 
     assert (report.created, report.skipped) == (0, 11)
-    assert report.details[0] == "line 2: payment TXN202502150001 already recorded, skipped"
+    assert report.details[0] == (
+        "第 2 行：还款 TXN202502150001 已记录，跳过 "
+        "(line 2: payment TXN202502150001 already recorded, skipped)"
+    )
     assert _counts(session) == counts and _paid_cents(session) == paid
 
 
@@ -641,7 +658,10 @@ def test_import_payments_bad_cell_rejects_file(
     error = _rejected(session, clock, ImportKind.payments, _csv(good, {**PAYMENT_ROW, **change}))
 
     _single_error(error, 3, column, fragment)
-    assert error.message == "payments.csv: 1 bad line, nothing imported"
+    assert (
+        error.message
+        == "payments.csv：1 行有误，未导入任何数据 (payments.csv: 1 bad line, nothing imported)"
+    )
 
 
 def test_import_payments_duplicate_ref_in_file_rejects_file(
@@ -649,7 +669,12 @@ def test_import_payments_duplicate_ref_in_file_rejects_file(
 ) -> None:
     error = _rejected(session, clock, ImportKind.payments, _csv(PAYMENT_ROW, PAYMENT_ROW))
 
-    _single_error(error, 3, "payment_ref", "duplicate payment_ref (first on line 2)")
+    _single_error(
+        error,
+        3,
+        "payment_ref",
+        "还款编号重复，首见于第 2 行 (duplicate payment_ref, first on line 2)",
+    )
 
 
 def test_import_payments_known_ref_with_other_amount_rejects_file(
@@ -675,7 +700,10 @@ def test_import_payments_several_bad_lines_reports_all_in_column_order(
 
     error = _rejected(session, clock, ImportKind.payments, _csv(*rows))
 
-    assert error.message == "payments.csv: 2 bad lines, nothing imported"
+    assert (
+        error.message
+        == "payments.csv：2 行有误，未导入任何数据 (payments.csv: 2 bad lines, nothing imported)"
+    )
     assert [(e.line, e.column) for e in error.line_errors] == [
         (2, "loan_no"),
         (2, "value_date"),

@@ -127,7 +127,7 @@ def test_sweep_installment_unpaid_marks_overdue_with_journal_entry(engine, sessi
         "loan_lifecycle", "mark_overdue", "normal", "overdue",
     )  # fmt: skip
     assert (entry.actor, entry.business_date, entry.reason) == (
-        "system:daily-sweep", date(2025, 2, 20), "installment due 2025-02-15 unpaid",
+        "system:daily-sweep", date(2025, 2, 20), "2025-02-15 应还款未还 (installment due 2025-02-15 unpaid)",
     )  # fmt: skip
     assert entry.payload["days_past_due"] == 5
     assert (
@@ -149,7 +149,7 @@ def test_sweep_arrears_paid_cures_back_to_normal(engine, session, org, clock):
     assert result.moves == {"cure": 1}
     entry = _sweep_entries(session)[-1]
     assert (entry.event, entry.from_state, entry.to_state, entry.reason) == (
-        "cure", "overdue", "normal", "arrears cleared",
+        "cure", "overdue", "normal", "逾期已清偿 (arrears cleared)",
     )  # fmt: skip
     _journal_ok(engine)
 
@@ -185,7 +185,7 @@ def test_sweep_everything_paid_settles(engine, session, org, clock):
     assert (entry.event, entry.from_state, entry.reason) == (
         "settle",
         "normal",
-        "nothing outstanding",
+        "贷款已结清 (nothing outstanding)",
     )
     assert sweep.chunk_bounds(session) == []  # a settled loan is no longer swept
     _journal_ok(engine)
@@ -219,7 +219,10 @@ def test_sweep_after_extension_days_past_due_not_reset(engine, session, org, clo
     assert (loan.state, loan.days_past_due) == (LoanState.overdue, 5)
     assert result.moves == {"mark_overdue": 1}
     entry = _sweep_entries(session)[-1]
-    assert (entry.from_state, entry.reason) == ("extended", "installment due 2025-02-15 unpaid")
+    assert (entry.from_state, entry.reason) == (
+        "extended",
+        "2025-02-15 应还款未还 (installment due 2025-02-15 unpaid)",
+    )
     _sweep(engine, clock, date(2025, 6, 1))
     assert _loan(session).days_past_due == 106
 

@@ -119,7 +119,7 @@ def test_reclassify_better_than_floor_refused_with_rule(session, org, clock):
     _go(session, clock, "mark_overdue", date(2025, 2, 20))
     day = date(2025, 5, 20)  # 94 days past due → floor 次级
     assert floor_for(session, get_loan(session, "L1"), day).risk_class == RiskClass.substandard
-    with pytest.raises(ClassBelowFloorError, match="floor is 次级.*dpd_90_substandard"):
+    with pytest.raises(ClassBelowFloorError, match="监管底线为次级类.*dpd_90_substandard"):
         reclassify_loan(
             session,
             "L1",

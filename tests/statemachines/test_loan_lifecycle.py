@@ -210,14 +210,14 @@ VIOLATIONS = [
         S.watched,
         "clear_risk",
         LoanFacts(risk_class=SM),
-        "still classified 关注",
+        "贷款仍为关注类，须先调为正常类",
         id="watched-clear_risk-class_special_mention",
     ),
     pytest.param(
         S.watched,
         "clear_risk",
         LoanFacts(risk_class=SS),
-        "still classified 次级",
+        "贷款仍为次级类，须先调为正常类",
         id="watched-clear_risk-class_substandard",
     ),
     # mark_overdue: something must actually be past due
@@ -236,14 +236,14 @@ VIOLATIONS = [
         S.overdue,
         "cure",
         LoanFacts(risk_class=P, days_past_due=5),
-        "arrears are not cleared (5 days past due)",
+        "逾期未清偿：已逾期 5 天",
         id="overdue-cure-class_pass-dpd_5",
     ),
     pytest.param(
         S.overdue,
         "cure",
         LoanFacts(risk_class=SM, days_past_due=1),
-        "arrears are not cleared (1 days past due)",
+        "逾期未清偿：已逾期 1 天",
         id="overdue-cure-class_sm-dpd_1",
     ),
     # approve_extension: an approved 展期 request must exist
@@ -263,7 +263,7 @@ VIOLATIONS = [
             state,
             "classify_npl",
             LoanFacts(risk_class=cls),
-            f"class {cls.label_zh} is not non-performing",
+            f"{cls.label_zh}类不属于不良",
             id=f"{state}-classify_npl-class_{cls}",
         )
         for state in (S.normal, S.watched, S.overdue, S.extended)
@@ -297,7 +297,7 @@ VIOLATIONS = [
             S.non_performing,
             "reinstate",
             LoanFacts(risk_class=cls, approved_by=APPROVER, requested_by=REQUESTER),
-            f"the class is still {cls.label_zh}",
+            f"分类仍为{cls.label_zh}类",
             id=f"non_performing-reinstate-class_{cls}",
         )
         for cls in (SS, D, L)
@@ -322,7 +322,7 @@ VIOLATIONS = [
             S.non_performing,
             "write_off",
             LoanFacts(risk_class=cls, approved_by=APPROVER, requested_by=REQUESTER),
-            f"write-off needs class 损失, the loan is {cls.label_zh}",
+            f"核销须为损失类，贷款为{cls.label_zh}类",
             id=f"non_performing-write_off-class_{cls}",
         )
         for cls in (P, SM, SS, D)

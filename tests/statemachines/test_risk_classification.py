@@ -180,7 +180,8 @@ def test_classify_better_than_floor_even_approved_raises_class_below_floor(
     with pytest.raises(ClassBelowFloorError) as err:
         machine.fire(event_for(wanted), facts=facts)
     message = str(err.value)
-    assert f"floor is {floor.label_zh}" in message
+    assert message.startswith(f"不能分为{wanted.label_zh}类：监管底线为{floor.label_zh}类")
+    assert f"the regulatory floor is {floor.value}" in message
     assert all(reason in message for reason in reasons)
     assert err.value.context["floor"] == floor
     assert err.value.context["reasons"] == list(reasons)
@@ -205,7 +206,10 @@ def test_classify_to_exactly_the_floor_approved_moves(
 
 def test_classify_better_than_floor_without_reasons_message_names_floor() -> None:
     _, machine = _machine(L)
-    expected = r"cannot classify 关注: the regulatory floor is 次级$"
+    expected = (
+        r"^不能分为关注类：监管底线为次级类 "
+        r"\(cannot classify special_mention: the regulatory floor is substandard\)$"
+    )
     with pytest.raises(ClassBelowFloorError, match=expected):
         machine.fire(
             event_for(SM),
