@@ -88,7 +88,9 @@ def as_conflict(exc: BaseException) -> ConflictError | None:
             "记录已被他人修改，请刷新后重试 (the record was changed concurrently; reload and try again)"
         )
     if isinstance(exc, OperationalError) and _is_lock_conflict(exc):
-        return ConflictError("记录正被他人修改，请重试 (the record is being changed by someone else; try again)")
+        return ConflictError(
+            "记录正被他人修改，请重试 (the record is being changed by someone else; try again)"
+        )
     return None
 
 

@@ -120,8 +120,9 @@ MATRIX: dict[str, list[Case]] = {
         )  # fmt: skip
     ],
     "POST /tasks/{task_id}/assign": [
-        case("open_task", 404, body={"to": "am_bj2", "reason": "就近"}, sees=403, head=303,
-             admin=303)  # fmt: skip
+        case(
+            "open_task", 404, body={"to": "am_bj2", "reason": "就近"}, sees=403, head=303, admin=303
+        )  # fmt: skip
     ],
     "POST /api/v1/tasks/{task_id}/cancel": [
         case("open_task", 404, body={"reason": "重复任务"}, sees=403, head=200, admin=200)
@@ -222,9 +223,7 @@ MATRIX: dict[str, list[Case]] = {
     ],
     # attachments: anyone who works uploads; a file is read by whoever sees what it belongs to
     "POST /api/v1/attachments": [case("none", 201, upload=True, auditor=403)],
-    "GET /api/v1/attachments/{sha256}": [
-        case("attachment", 404, sees=200)
-    ],
+    "GET /api/v1/attachments/{sha256}": [case("attachment", 404, sees=200)],
     # the journal's verification: auditors and administrators
     "GET /api/v1/audit/verify": [case("none", 403, auditor=200, admin=200)],
 }
