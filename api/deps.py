@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from api.limits import admit
 from core.clock import Clock, SystemClock
@@ -40,6 +41,13 @@ async def get_session() -> AsyncIterator[Session]:
 
 async def get_clock() -> Clock:
     return SystemClock()
+
+
+async def posted_form(request: Request) -> FormData:
+    """The posted form (fields and files), read on the event loop before the endpoint's one
+    thread hop: an endpoint never awaits the body while it holds a DB connection, nor runs
+    DB work on the loop. Starlette keeps it on the request: the CSRF guard read it already."""
+    return await request.form()
 
 
 def _close_sessions(endpoint: Callable[..., Any], values: dict[str, Any]) -> Any:
@@ -88,6 +96,7 @@ class OneHopRoute(APIRoute):
 __all__ = [
     "ClockDep",
     "OneHopRoute",
+    "PostedForm",
     "SessionDep",
     "commit",
     "get_clock",
@@ -97,3 +106,4 @@ __all__ = [
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+PostedForm = Annotated[FormData, Depends(posted_form)]

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.deps import OneHopRoute
+
 ASSETS_URL = "/docs-assets"
 ASSETS = StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static")
 # As the app's policy (api/security_headers.py), but Swagger UI and ReDoc set styles at run
@@ -22,7 +24,7 @@ DOCS_CSP = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 
 
 def _page(title: str, head: str, body: str) -> HTMLResponse:

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from api.auth import ActorDep
-from api.deps import ClockDep, OneHopRoute, SessionDep, commit
+from api.deps import ClockDep, OneHopRoute, PostedForm, SessionDep, commit
 from api.errors import status_for
 from api.i18n import language
 from api.i18n_messages import error_message
@@ -81,11 +81,11 @@ def apply_page(
     return _form_page(request, session, actor, loan_no, kind)
 
 
-async def _files(
+def _files(
     posted: FormData, name: str, session: Any, actor: Actor, clock: Any
 ) -> list[AttachmentRef]:
     files = [f for f in posted.getlist(name) if isinstance(f, UploadFile) and f.filename]
-    return [await store_upload(session, f, actor, clock, field=name) for f in files]
+    return [store_upload(session, f, actor, clock, field=name) for f in files]
 
 
 def _date(value: str, field: str) -> date:
@@ -101,17 +101,17 @@ def _date(value: str, field: str) -> date:
 
 
 @router.post("/loans/{loan_no}/apply/{kind}", response_class=HTMLResponse)
-async def apply_submit(
+def apply_submit(
     loan_no: LoanNo,
     kind: Key,
     request: Request,
+    posted: PostedForm,
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
 ) -> Response:
     """File the request. Who may file is checked before anything is stored, files included."""
     loan = _may_file(session, actor, loan_no, kind)
-    posted = await request.form()
     values = {k: posted.get(k) for k in posted if isinstance(posted.get(k), str)}
     values["signals"] = [s for s in posted.getlist("signals") if isinstance(s, str)]
     now, today = clock.now(), clock.today()
@@ -120,7 +120,7 @@ async def apply_submit(
         if kind == "extension":
             consents = []
             for i, guarantor in enumerate(active_guarantors(session, loan.id or 0)):
-                for ref in await _files(posted, f"consent_{i}", session, actor, clock):
+                for ref in _files(posted, f"consent_{i}", session, actor, clock):
                     consents.append({"guarantor": guarantor, "attachment": ref.model_dump()})
             filed = filing.file_extension(
                 session, loan_no, actor, EFFECTS,
@@ -136,13 +136,13 @@ async def apply_submit(
                 ])  # fmt: skip
             filed = filing.propose_classification(
                 session, loan_no, actor, EFFECTS, proposed_class=RiskClass(proposed), reason=reason,
-                evidence=await _files(posted, "evidence", session, actor, clock),
+                evidence=_files(posted, "evidence", session, actor, clock),
                 now=now, business_date=today,
             )  # fmt: skip
         elif kind == "write_off":
             filed = filing.file_write_off(
                 session, loan_no, actor, EFFECTS, reason=reason,
-                evidence=await _files(posted, "evidence", session, actor, clock),
+                evidence=_files(posted, "evidence", session, actor, clock),
                 now=now, business_date=today,
             )  # fmt: skip
         elif kind == "handover":
@@ -152,7 +152,7 @@ async def apply_submit(
         else:
             raise_warning(
                 session, loan_no, actor, EFFECTS, signals=values["signals"], description=reason,
-                evidence=await _files(posted, "evidence", session, actor, clock),
+                evidence=_files(posted, "evidence", session, actor, clock),
                 now=now, business_date=today,
             )  # fmt: skip
             commit(session)
@@ -203,10 +203,9 @@ def request_page(
 
 
 @router.post("/requests/{request_id}/withdraw")
-async def withdraw_from_page(
-    request_id: Id, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
+def withdraw_from_page(
+    request_id: Id, posted: PostedForm, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
-    posted = await request.form()
     approval_requests.withdraw(
         session, request_id, actor, EFFECTS, reason=str(posted.get("reason") or "").strip() or "撤回",
         now=clock.now(), business_date=clock.today(),

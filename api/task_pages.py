@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from api.auth import ActorDep
-from api.deps import ClockDep, OneHopRoute, SessionDep, commit
+from api.deps import ClockDep, OneHopRoute, PostedForm, SessionDep, commit
 from api.errors import status_for
 from api.i18n import language, state_label
 from api.i18n_messages import error_message
@@ -227,15 +227,19 @@ def release_from_page(
 
 
 @router.post("/tasks/{task_id}", response_class=HTMLResponse)
-async def submit_task_form(
-    task_id: Id, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
+def submit_task_form(
+    task_id: Id,
+    request: Request,
+    posted: PostedForm,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
 ) -> Response:
     """Save a draft or complete. Who may is decided first: a stranger or an auditor stores
     nothing, files included. Then uploaded files are stored (by content hash) so that a form
     sent back with errors keeps them; nothing else is saved unless the form is valid."""
     task = service.get_task(session, task_id, actor)
     service.require_assignee(session, task, actor, "complete")  # before a file is stored
-    posted = await request.form()
     action = str(posted.get("_action") or "complete")
     flat: dict[str, str | list[str]] = {}
     for name in posted:
@@ -247,7 +251,7 @@ async def submit_task_form(
         files = [f for f in posted.getlist(field) if isinstance(f, UploadFile) and f.filename]
         try:
             refs = [
-                (await store_upload(session, f, actor, clock, field=field)).model_dump(mode="json")
+                store_upload(session, f, actor, clock, field=field).model_dump(mode="json")
                 for f in files
             ]
         except ValidationError as exc:  # a refused file: shown beside its field, nothing kept
@@ -288,11 +292,10 @@ async def submit_task_form(
 
 
 @router.post("/tasks/{task_id}/assign")
-async def assign_from_page(
-    task_id: int, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
+def assign_from_page(
+    task_id: Id, posted: PostedForm, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> Response:
     """A supervisor hands the task to someone (分派 an unclaimed one, 转派 a claimed one)."""
-    posted = await request.form()
     username, reason = str(posted.get("to") or ""), str(posted.get("reason") or "").strip()
     to = user_by_username(session, username)
     service.delegate(

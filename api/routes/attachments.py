@@ -30,13 +30,15 @@ router = APIRouter(prefix="/attachments", tags=["attachments"], route_class=OneH
 ATTACHMENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
-async def store_upload(
+def store_upload(
     session: Session, file: StarletteUpload, actor: Actor, clock: Clock, *, field: str = "file"
 ) -> AttachmentRef:
     """Store one uploaded file; read at most one byte past the cap, so an oversized file is
-    refused without being held in memory."""
+    refused without being held in memory. Sync: the upload is already spooled (memory or a
+    temporary file), and this runs in the endpoint's thread beside its DB work."""
     limit = get_settings().attachment_max_bytes
-    data = await file.read(limit + 1)
+    file.file.seek(0)
+    data = file.file.read(limit + 1)
     if len(data) > limit:
         raise attachments.too_large(field, limit)
     return attachments.store(
@@ -53,12 +55,12 @@ async def store_upload(
 @router.post(
     "", response_model=AttachmentRef, status_code=201, responses=error_responses(401, 403, 422)
 )
-async def upload(
+def upload(
     file: UploadFile, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> AttachmentRef:
     if actor.read_only:
-        raise PermissionDeniedError("auditors cannot upload files")
-    ref = await store_upload(session, file, actor, clock)
+        raise PermissionDeniedError("审计人员不能上传文件 (auditors cannot upload files)")
+    ref = store_upload(session, file, actor, clock)
     commit(session)
     return ref
 

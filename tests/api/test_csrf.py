@@ -216,28 +216,26 @@ def test_login_cookies_secure_flag_follows_setting(engine, org, monkeypatch, sec
 
 @pytest.mark.parametrize(("host", "secure"), [("127.0.0.1", False), ("0.0.0.0", True)])
 def test_serve_on_loopback_turns_secure_cookies_off_elsewhere_on(monkeypatch, host, secure):
-    import uvicorn
-
+    from api import http_server
     from api.cli_flows import serve
 
     monkeypatch.delenv("POSTLOAN_COOKIE_SECURE", raising=False)  # restored after the test
     get_settings.cache_clear()
     seen: list[bool] = []
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.append(get_settings().cookie_secure))
+    monkeypatch.setattr(http_server, "run", lambda *a, **k: seen.append(get_settings().cookie_secure))
     serve(host=host, port=8000, flows=False, prefect_port=4200)
     get_settings.cache_clear()
     assert seen == [secure]
 
 
 def test_serve_on_loopback_keeps_an_explicit_setting(monkeypatch):
-    import uvicorn
-
+    from api import http_server
     from api.cli_flows import serve
 
     monkeypatch.setenv("POSTLOAN_COOKIE_SECURE", "true")
     get_settings.cache_clear()
     seen: list[bool] = []
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.append(get_settings().cookie_secure))
+    monkeypatch.setattr(http_server, "run", lambda *a, **k: seen.append(get_settings().cookie_secure))
     serve(host="127.0.0.1", port=8000, flows=False, prefect_port=4200)
     get_settings.cache_clear()
     assert seen == [True]

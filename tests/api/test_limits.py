@@ -13,14 +13,14 @@ from typing import Any
 import anyio.to_thread
 import httpx
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import event
 from sqlmodel import Session, select
 
 import core.db
 from api import limits
 from api.auth import issue_token
-from api.deps import OneHopRoute, get_clock
+from api.deps import OneHopRoute, get_clock, get_session
 from api.main import app
 from audit.journal import JournalEntry
 from core.clock import FixedClock
@@ -202,12 +202,30 @@ def test_claim_request_hops_to_thread_pool_twice(world, monkeypatch):
 def test_every_sync_route_runs_in_one_hop():
     sync = [
         r.path
-        for r in app.routes
+        for r in (c.original_route for c in iter_route_contexts(app.routes))
         if isinstance(r, APIRoute)
         and not isinstance(r, OneHopRoute)
         and not asyncio.iscoroutinefunction(r.endpoint)
     ]
     assert sync == []
+
+
+def test_no_route_with_a_db_session_runs_on_the_event_loop():
+    """An async endpoint that takes a session would run its DB work on the loop (stalling every
+    request) and hold its connection across an await: such an endpoint must be sync, with
+    what it awaits (the form, the files) resolved before it (api.deps.PostedForm)."""
+
+    def needs_session(dependant) -> bool:
+        return any(d.call is get_session or needs_session(d) for d in dependant.dependencies)
+
+    on_loop = [
+        f"{sorted(r.methods)[0]} {r.path}"
+        for r in iter_route_contexts(app.routes)
+        if isinstance(r.original_route, APIRoute)
+        and needs_session(r.original_route.dependant)
+        and not hasattr(r.original_route.endpoint, "__wrapped__")  # OneHopRoute's one hop
+    ]
+    assert on_loop == []
 
 
 def test_settings_with_more_threads_than_connections_refused(monkeypatch):
