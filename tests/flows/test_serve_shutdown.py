@@ -25,6 +25,14 @@ def _serve(database_url: str) -> subprocess.Popen[str]:
         "PREFECT_API_URL": str(PREFECT_API_URL.value()),
         "PYTHONWARNINGS": "default",  # a coroutine never awaited is reported, not hidden
     }
+    with get_client(sync_client=True) as client:
+        # an earlier test's runner left the deployment registered and unpaused: remove it, so
+        # "registered and unpaused" below can only mean this process is serving
+        try:
+            old = client.read_deployment_by_name("approval-chain/approval-chain")
+            client.delete_deployment(old.id)
+        except ObjectNotFound:
+            pass
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVE],
         env=env,
