@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi import Request
 
-from api.i18n_messages import LOAN_STATES_EN, RISK_CLASSES_EN
+from api.i18n_messages import LOAN_STATES_EN, RISK_CLASSES_EN, TASK_STATES
 from statemachines.enums import LoanState, RiskClass
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -106,12 +106,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "all_tasks": ("任务", "Tasks"),
     "claimed_at": ("领取时间", "Claimed at"),
     "read_only_form": ("只读", "read-only"),
-    "state_open": ("待领取", "open"),
-    "state_claimed": ("处理中", "claimed"),
-    "state_escalated": ("已升级", "escalated"),
-    "state_completed": ("已完成", "completed"),
-    "state_cancelled": ("已取消", "cancelled"),
-    "state_expired": ("已过期", "expired"),
+    **{f"state_{state}": label for state, label in TASK_STATES.items()},
     # approval requests, warnings, collection
     "requests": ("审批申请", "Approval requests"),
     "request": ("审批申请", "Approval request"),

@@ -133,13 +133,14 @@ TASK_EVENTS: dict[str, tuple[str, str]] = {
     "escalate": ("升级", "escalated"),
     "expire": ("置为过期", "expired"),
 }
+# a task's state as every page shows it (api/i18n's `state_*` labels are these)
 TASK_STATES: dict[str, tuple[str, str]] = {
-    "open": ("待领取", "open"),
-    "claimed": ("处理中", "claimed"),
-    "escalated": ("已升级", "escalated"),
-    "completed": ("已完成", "completed"),
-    "cancelled": ("已取消", "cancelled"),
-    "expired": ("已过期", "expired"),
+    "open": ("待领取", "Open"),
+    "claimed": ("处理中", "In progress"),
+    "escalated": ("已升级", "Escalated"),
+    "completed": ("已完成", "Completed"),
+    "cancelled": ("已取消", "Cancelled"),
+    "expired": ("已过期", "Expired"),
 }
 LOAN_STATES_EN = {
     "normal": "Normal",

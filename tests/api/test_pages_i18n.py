@@ -104,3 +104,10 @@ def test_error_message_by_code_and_context(error, zh, en):
 )  # fmt: skip
 def test_reason_text_in_page_language(reason, zh, en):
     assert (reason_text(reason, "zh"), reason_text(reason, "en")) == (zh, en)
+
+
+def test_inbox_task_states_read_as_words_in_english(web):  # noqa: F811
+    client, _, _ = web
+    en = client.get("/inbox?lang=en").text
+    assert "<td>Open</td>" in en and "<td>open</td>" not in en
+    assert "<td>待领取</td>" in client.get("/inbox?lang=zh").text
