@@ -27,7 +27,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from sqlmodel import Session, select
 
 from approvals.filing import file_extension
 from approvals.models import ApprovalRequest
+from bench.common import LOAN_CARD, free_port, pct
 from cases.completion import EFFECTS
 from core.clock import SystemClock
 from core.db import make_engine
@@ -71,28 +71,6 @@ APPROVE = {
     "guarantor_consent_filed": True,
     "approved_term_months": 6,
 }
-LOAN_CARD = {
-    "retrieved_on": "2026-12-01",
-    "other_bank_credit_balance_change": "0",
-    "external_guarantee_balance_change": "0",
-    "other_bank_classifications": [],
-    "other_bank_delinquencies": [],
-    "concentrated_maturities": [],
-    "conclusion": "normal",
-}
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_processes(pid: int) -> list[int]:

@@ -36,12 +36,10 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -54,6 +52,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from bench.common import LOAN_CARD, free_port, pct
 from core.clock import SystemClock
 from core.db import make_engine
 from core.identity import Role, add_user, hash_password
@@ -66,28 +65,6 @@ from tasks.opening import TaskSpec, open_task
 
 PASSWORD = "bench-load"
 BIN = Path(sys.executable).parent
-LOAN_CARD = {
-    "retrieved_on": "2026-12-01",
-    "other_bank_credit_balance_change": "0",
-    "external_guarantee_balance_change": "0",
-    "other_bank_classifications": [],
-    "other_bank_delinquencies": [],
-    "concentrated_maturities": [],
-    "conclusion": "normal",
-}
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def seed(session: Session, clients: int, per: int, today: date) -> list[str]:
