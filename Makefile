@@ -11,10 +11,12 @@ PORT ?= 8000
 
 install: $(STAMP)
 
+# editable_mode=compat: the checkout itself on sys.path (a flat layout), without the warning about
+# folders that shadow packages that setuptools' default editable mode prints on every install
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 run: $(STAMP)
