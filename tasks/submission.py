@@ -98,12 +98,10 @@ def complete(
             "complete it through cases.completion.complete_task)",
             task_id=task_id,
         )
-    if TaskState(task.state) == TaskState.completed:  # a double submit: one completion only
-        raise TaskAlreadyCompletedError(task_id, username_of(session, task.completed_by_id))
-    # who may complete is decided before the form is read: a stranger gets 403, not field errors
-    facts, acting_as = facts_for(actor, task, "complete")
-    if TaskState(task.state) != TaskState.claimed or facts.read_only or not facts.is_assignee:
-        fire(session, task, "complete", actor, now=now)  # raises the precise refusal
+    # who may complete is decided before the form is read: a stranger gets 403, not field errors;
+    # a double submit gets "already completed" (one completion only)
+    require_assignee(session, task, actor, "complete")
+    _, acting_as = facts_for(actor, task, "complete")
     form = validate_form(task.kind, data)
     require_stored(session, form.attachments())
     check_four_eyes(session, task, actor, acting_as, form)

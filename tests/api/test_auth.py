@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
-from fastapi.testclient import TestClient
 
-from api.deps import get_clock
-from api.main import app
-from core.clock import FixedClock
 from loans.demo import DEMO_PASSWORD
 from tests.api.browser import post_form, sign_in, sign_out
-
-
-@pytest.fixture
-def clock_now():
-    fixed = FixedClock()
-    fixed.set_date(date(2025, 3, 10))
-    app.dependency_overrides[get_clock] = lambda: fixed
-    yield fixed
-    app.dependency_overrides.clear()
-
-
-@pytest.fixture
-def client(engine, org, clock_now):
-    with TestClient(app) as c:
-        yield c
 
 
 def _token(client, username="am_bj1", password=DEMO_PASSWORD):

@@ -222,7 +222,9 @@ def test_serve_on_loopback_turns_secure_cookies_off_elsewhere_on(monkeypatch, ho
     monkeypatch.delenv("POSTLOAN_COOKIE_SECURE", raising=False)  # restored after the test
     get_settings.cache_clear()
     seen: list[bool] = []
-    monkeypatch.setattr(http_server, "run", lambda *a, **k: seen.append(get_settings().cookie_secure))
+    monkeypatch.setattr(
+        http_server, "run", lambda *a, **k: seen.append(get_settings().cookie_secure)
+    )
     serve(host=host, port=8000, flows=False, prefect_port=4200)
     get_settings.cache_clear()
     assert seen == [secure]
@@ -235,7 +237,9 @@ def test_serve_on_loopback_keeps_an_explicit_setting(monkeypatch):
     monkeypatch.setenv("POSTLOAN_COOKIE_SECURE", "true")
     get_settings.cache_clear()
     seen: list[bool] = []
-    monkeypatch.setattr(http_server, "run", lambda *a, **k: seen.append(get_settings().cookie_secure))
+    monkeypatch.setattr(
+        http_server, "run", lambda *a, **k: seen.append(get_settings().cookie_secure)
+    )
     serve(host="127.0.0.1", port=8000, flows=False, prefect_port=4200)
     get_settings.cache_clear()
     assert seen == [True]

@@ -3,39 +3,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import UTC, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 import api.auth
-from api.deps import get_clock
-from api.main import app
 from audit.journal import JournalEntry
 from audit.signin import SIGNIN, SignInAttempt
 from audit.verify import verify_journal
-from core.clock import FixedClock
 from core.identity import User
 from loans.demo import DEMO_PASSWORD
 from tests.api.browser import sign_in
 
 TOKEN = "/api/v1/auth/token"
-
-
-@pytest.fixture
-def clock_now():
-    fixed = FixedClock()
-    fixed.set_date(date(2025, 3, 10))
-    app.dependency_overrides[get_clock] = lambda: fixed
-    yield fixed
-    app.dependency_overrides.clear()
-
-
-@pytest.fixture
-def client(engine, org, clock_now):
-    with TestClient(app) as c:
-        yield c
 
 
 def _token(client, username="am_bj1", password=DEMO_PASSWORD):
