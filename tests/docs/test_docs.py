@@ -97,7 +97,7 @@ def test_stale_pyproject_layer_added_layers_page_reported(tmp_path) -> None:
     root = _copy_repo_docs(tmp_path)
     pyproject = root / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
-    pyproject.write_text(text.replace('"flows", "cases"', '"flows", "reports", "cases"', 1))
+    pyproject.write_text(text.replace('"flows", "reports"', '"flows", "simulation", "reports"', 1))
     assert cli_docs.stale(root) == [root / "docs" / "layers.md"]
 
 
