@@ -26,10 +26,10 @@ run: $(STAMP)
 
 # Browser tests drive Debian's chromium (Playwright never downloads a browser of its own).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && command -v dot >/dev/null 2>&1; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
-	  else echo "chromium is not installed: browser tests are skipped (apt-get install chromium)"; fi; }
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium graphviz >/dev/null; \
+	  else echo "chromium or graphviz is not installed: browser tests are skipped, no lifecycle diagram (apt-get install chromium graphviz)"; fi; }
 
 # The suite runs twice: on SQLite and on PostgreSQL (it creates and drops its own database).
 test: $(STAMP) browser

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import Request
 
 from api.i18n_messages import LOAN_STATES_EN, RISK_CLASSES_EN, TASK_STATES
+from api.i18n_replay import REPLAY_LABELS
 from statemachines.enums import LoanState, RiskClass
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -201,6 +202,8 @@ RESTRUCTURING_REASONS: dict[str, tuple[str, str]] = {
     "days_past_due": ("已逾期 {} 天", "{} days past due"),
     "other_npl_loan": ("借款人其他贷款 {} 已为不良", "another loan {} is non-performing"),
 }
+
+LABELS |= REPLAY_LABELS  # the replay pages' own labels (api/i18n_replay.py)
 
 
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {

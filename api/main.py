@@ -8,7 +8,16 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from api import csrf, docs_pages, errors, pages, request_pages, security_headers, task_pages
+from api import (
+    csrf,
+    docs_pages,
+    errors,
+    pages,
+    replay_pages,
+    request_pages,
+    security_headers,
+    task_pages,
+)
 from api.body_limit import BodyLimit
 from api.deps import STATIC_DIR
 from api.routes import attachments, audit, auth, loans, requests, tasks
@@ -35,6 +44,7 @@ app.include_router(audit.router, prefix="/api/v1")
 app.include_router(pages.router)
 app.include_router(task_pages.router)
 app.include_router(request_pages.router)
+app.include_router(replay_pages.router)
 app.include_router(docs_pages.router)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 app.mount(docs_pages.ASSETS_URL, docs_pages.ASSETS, name="docs-assets")

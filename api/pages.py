@@ -232,9 +232,3 @@ def loan_page(
             "filed": filed,
         },
     )
-
-
-@router.get("/loans/{loan_no}/timeline")
-def timeline_page(loan_no: LoanNo, as_of: date | None = None) -> RedirectResponse:
-    suffix = f"?as_of={as_of.isoformat()}" if as_of else ""
-    return RedirectResponse(f"/loans/{loan_no}{suffix}#timeline", status_code=303)

@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 import approvals.models  # noqa: F401
 import audit.journal  # noqa: F401
+import audit.journal_indexes  # noqa: F401
 import audit.signin  # noqa: F401
 import cases.models  # noqa: F401
 import core.identity  # noqa: F401

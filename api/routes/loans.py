@@ -11,15 +11,10 @@ from api.auth import ActorDep
 from api.deps import ClockDep, OneHopRoute, SessionDep
 from api.error_schema import error_responses
 from api.params import CodeOrNone, Limit, LoanNo, Offset, SearchOrNone
-from api.schemas import (
-    InstallmentPublic,
-    JournalEntryPublic,
-    LoanDetailPublic,
-    LoanHistoryPublic,
-    LoanPublic,
-    LoansPublic,
-)
-from loans.queries import LoanRow, list_loans, loan_detail, replay_loan
+from api.replay_schemas import LoanReplayPublic, entry_public
+from api.schemas import InstallmentPublic, LoanDetailPublic, LoanPublic, LoansPublic
+from cases.loan_history import loan_history
+from loans.queries import LoanRow, list_loans, loan_detail, replay_loan, visible_loan
 from tasks.access import Actor
 
 router = APIRouter(prefix="/loans", tags=["loans"], route_class=OneHopRoute)
@@ -107,42 +102,31 @@ def read_loan(
 
 
 @router.get(
-    "/{loan_no}/history", response_model=LoanHistoryPublic, responses=error_responses(401, 404, 422)
+    "/{loan_no}/history", response_model=LoanReplayPublic, responses=error_responses(401, 404, 422)
 )
 def read_loan_history(
     loan_no: LoanNo,
     session: SessionDep,
     clock: ClockDep,
     actor: ActorDep,
-    as_of: date | None = None,
-) -> LoanHistoryPublic:
+    as_of: Annotated[
+        date | None,
+        Query(description="截至日期：回放到该日 (replay up to and including that business date)"),
+    ] = None,
+) -> LoanReplayPublic:
+    """Every journal entry of the loan and of its tasks, approval requests and cases, oldest
+    first, and the loan's state and class on `as_of` folded from its journal (回放)."""
     r = replay_loan(session, loan_no, as_of, org_paths(actor), today=clock.today())
-    return LoanHistoryPublic(
+    loan = visible_loan(session, loan_no, org_paths(actor))
+    history = loan_history(session, loan.id or 0, loan_no, as_of)
+    return LoanReplayPublic(
         loan_no=loan_no,
         as_of=as_of,
+        state=r.result.states.get("loan_lifecycle"),
+        risk_class=r.result.states.get("risk_classification"),
         states=r.result.states,
         stored=r.stored,
         matches_stored=r.matches_stored,
         problems=r.result.problems,
-        entries=[
-            JournalEntryPublic(
-                seq=e.chain_seq,
-                **e.model_dump(
-                    include={
-                        "business_date",
-                        "wall_time",
-                        "machine",
-                        "event",
-                        "from_state",
-                        "to_state",
-                        "actor",
-                        "on_behalf_of",
-                        "reason",
-                        "payload",
-                        "hash",
-                    }
-                ),
-            )
-            for e in r.result.applied
-        ],
+        entries=[entry_public(row, history.names) for row in history.rows],
     )
