@@ -122,9 +122,26 @@ def build(session: Session, clock: FixedClock) -> tuple[DemoOrg, dict]:
         "claimed_task": {"task_id": str(claimed.id)},
         "request": {"request_id": str(request.id)},
         "attachment": {"sha256": ref.sha256},
+        "entry": {"entry_id": str(_filing_entry(session, request.id or 0))},
         "none": {},
     }
     return org, params
+
+
+def _filing_entry(session: Session, request_id: int) -> int:
+    """The journal entry that filed the request (L2's proposal): a target of /journal/{id}."""
+    from sqlmodel import col, select
+
+    from audit.journal import JournalEntry
+
+    entry = session.exec(
+        select(JournalEntry)
+        .where(JournalEntry.aggregate_type == "approval",
+               JournalEntry.aggregate_id == str(request_id))
+        .order_by(col(JournalEntry.id))
+    ).first()  # fmt: skip
+    assert entry is not None and entry.id is not None
+    return entry.id
 
 
 def tokens_for(org: DemoOrg, clock: FixedClock) -> dict[str, str]:

@@ -70,13 +70,19 @@ MATRIX: dict[str, list[Case]] = {
     "GET /login": [case("none", 200, everyone=200)],
     "POST /login": [case("none", 303, body=SIGN_IN, everyone=303)],
     "POST /logout": [case("none", 303, everyone=303)],
-    "GET /loans/{loan_no}/timeline": [case("L1", 303, everyone=303)],  # a redirect, no data
     # the loan book: lists are filtered to what one sees; a loan outside it does not exist
     "GET /api/v1/loans": [case("none", 200)],
     "GET /api/v1/loans/{loan_no}": [case("L1", 404, sees=200)],
     "GET /api/v1/loans/{loan_no}/history": [case("L1", 404, sees=200)],
     "GET /loans": [case("none", 200)],
     "GET /loans/{loan_no}": [case("L1", 404, sees=200)],
+    # replay: whoever sees the loan reads its timeline, diagram and each entry (the form as
+    # submitted); the journal across loans is for auditors and administrators
+    "GET /loans/{loan_no}/timeline": [case("L1", 404, sees=200)],
+    "GET /loans/{loan_no}/timeline/lifecycle.svg": [case("L1", 404, sees=200)],
+    "GET /journal/{entry_id}": [case("entry", 404, sees=200)],
+    "GET /api/v1/audit/journal": [case("none", 403, auditor=200, admin=200)],
+    "GET /audit/journal": [case("none", 403, auditor=200, admin=200)],
     # human tasks: candidates claim, the assignee works, a head (or admin) reassigns or cancels;
     # the deputy acts as am_bj1; the auditor reads only
     "GET /api/v1/tasks": [case("none", 200)],

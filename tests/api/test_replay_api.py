@@ -105,7 +105,9 @@ def test_journal_everything_head_bj_approved(web, world):
     body = r.json()
     assert body["count"] == 2 == len(body["data"])
     assert {e["loan_no"] for e in body["data"]} == {"L1", "L2"}
-    assert all(e["actor"] == "u:head_bj" and e["aggregate_type"] == "approval" for e in body["data"])
+    assert all(
+        e["actor"] == "u:head_bj" and e["aggregate_type"] == "approval" for e in body["data"]
+    )
     none = client.get("/api/v1/audit/journal", params={"actor": "head_bj", "event": "approve",
                                                         "from": "2025-03-01", "to": "2025-03-31"})  # fmt: skip
     assert none.json()["count"] == 0
