@@ -2,7 +2,7 @@
 business calendar, set-based and idempotent by key, one chunk of borrowers at a time; and the
 cancellation of open ones a loan no longer needs (settled, written off, handed to disposal).
 The periods are in tasks/periods.py, the loan rows in tasks/loan_rows.py, the reports in
-tasks/inspection_reports.py. Imports no web or Prefect library."""
+reports/inspections.py. Imports no web or Prefect library."""
 
 from __future__ import annotations
 

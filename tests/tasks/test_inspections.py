@@ -5,22 +5,17 @@ opens, with which keys and due dates on the real business calendar; re-runs; the
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
 from sqlmodel import func, select
 
+from audit import journal
 from audit.journal import JournalEntry
 from core.calendar import BusinessCalendar
 from loans.book import installments_of
 from loans.models import Loan
+from reports.inspections import late_inspections, onsite_coverage
 from statemachines.enums import LoanState, RiskClass, TaskState
-from tasks.inspection_reports import (
-    CoverageRow,
-    LateRow,
-    annual_onsite_coverage,
-    late_inspections_report,
-)
 from tasks.inspections import plan_inspections, schedule_inspections
 from tasks.models import HumanTask
 from tasks.periods import current_period, dekad, half_month, monthly, quarterly
@@ -245,19 +240,26 @@ def test_late_report_completed_after_due_in_bank_time_counts_late(session, book,
     _complete(
         session, "customer_visit:borrower:C-L-SM:2025-12", datetime(2025, 12, 22, 2, tzinfo=UTC)
     )
-    rows = late_inspections_report(session, on=date(2025, 12, 22))
-    assert rows == [
-        # am_bj1 (BJ01): L-OLD on time; L-NEW, L-NEW2, L-SM, L-WATCH loan-card checks open
-        LateRow("BJ01", "am_bj1", "customer_visit", 1, 1, 0),  # L-WATCH open, L-SM late
-        LateRow("BJ01", "am_bj1", "first_usage_check", 1, 0, 0),  # L-NEW (due 12-19)
-        LateRow("BJ01", "am_bj1", "loan_card_check", 4, 0, 1),
-        LateRow("BJ01", "am_bj2", "customer_visit", 1, 0, 0),
-        LateRow("BJ01", "am_bj2", "loan_card_check", 0, 1, 0),
-        LateRow("SH01", "am_sh1", "loan_card_check", 1, 0, 0),
-    ]
+    rows = late_inspections(session, on=date(2025, 12, 22), start=ON)
+    # (branch, manager): due, on time, late, open late, due today, registered late this month
+    assert [(r.branch, r.manager, r.due, r.on_time, r.late, r.open_late, r.pending,
+             r.late_registered) for r in rows] == [
+        ("BJ01", None, 10, 1, 2, 7, 0, 2),
+        # am_bj1 (BJ01): L-OLD on time; L-SM's visit late; open: the L-WATCH visit, L-NEW's
+        # first usage check (due 12-19), the loan-card checks of L-NEW, L-NEW2, L-SM, L-WATCH
+        ("BJ01", "am_bj1", 8, 1, 1, 6, 0, 1),
+        ("BJ01", "am_bj2", 2, 0, 1, 1, 0, 1),  # C-KEY: loan card late, visit open
+        ("SH01", None, 1, 0, 0, 1, 0, 0),
+        ("SH01", "am_sh1", 1, 0, 0, 1, 0, 0),
+    ]  # fmt: skip
     # On the deadline nothing is late yet; what was registered by then counts as on time.
-    assert late_inspections_report(session, on=date(2025, 12, 19)) == [
-        LateRow("BJ01", "am_bj1", "loan_card_check", 0, 0, 1)
+    on_deadline = late_inspections(session, on=date(2025, 12, 19), start=ON)
+    assert [(r.manager, r.due, r.on_time, r.late, r.open_late, r.pending) for r in on_deadline] == [
+        (None, 10, 1, 0, 0, 9),
+        ("am_bj1", 8, 1, 0, 0, 7),
+        ("am_bj2", 2, 0, 0, 0, 2),
+        (None, 1, 0, 0, 0, 1),
+        ("am_sh1", 1, 0, 0, 0, 1),
     ]
 
 
@@ -277,20 +279,28 @@ def test_coverage_share_by_branch_flags_goal(session, book, calendar, clock):
     _complete(
         session, "customer_visit:borrower:C-L-SH:2025Q4", datetime(2025, 12, 31, 16, 30, tzinfo=UTC)
     )
-    rows = annual_onsite_coverage(session, year=2025)
-    # BJ01: seven borrowers (the settled loan matured in 2025, so it was on the book), three seen.
+    # the settled loan was settled at its maturity in 2025, as its journal says
+    journal.append(
+        session, aggregate_type="loan", aggregate_id="L-SETTLED", machine="loan_lifecycle",
+        event="settle", from_state="normal", to_state="settled", actor="system:test",
+        now=clock.now(), business_date=date(2025, 6, 1),
+    )  # fmt: skip
+    session.commit()
+    rows = onsite_coverage(session, on=date(2025, 12, 31))
+    # BJ01: seven borrowers (the settled loan was on the book in 2025), three seen.
     assert [(r.branch, r.borrowers, r.visited, str(r.share), r.meets_goal) for r in rows] == [
         ("BJ01", 7, 3, "0.4286", False),
         ("SH01", 1, 0, "0.0000", False),
     ]
-    assert annual_onsite_coverage(session, year=2026) == [
-        CoverageRow("BJ01", 6, 0, Decimal("0"), False),  # the settled loan matured in 2025
-        CoverageRow("SH01", 1, 1, Decimal("1"), True),
-    ]
+    assert [(r.branch, r.borrowers, r.visited, r.meets_goal) for r in
+            onsite_coverage(session, on=date(2026, 1, 31))] == [
+        ("BJ01", 6, 0, False),  # the settled loan was closed before 2026
+        ("SH01", 1, 1, True),
+    ]  # fmt: skip
     _complete(
         session, "customer_visit:borrower:C-L-OLD:2025Q4", datetime(2025, 12, 15, 2, tzinfo=UTC)
     )
-    assert annual_onsite_coverage(session, year=2025)[0].meets_goal  # 4 of 7 ≥ 50 %
+    assert onsite_coverage(session, on=date(2025, 12, 31))[0].meets_goal  # 4 of 7 ≥ 50 %
 
 
 @pytest.mark.parametrize(
