@@ -62,7 +62,7 @@ def _event(e: Event, kinds: dict[tuple[str, str], str]) -> str:
         _s("concept:name", activity(e)),
         _s("lifecycle:transition", transition),
         _s("org:resource", e.actor),
-        f"<date key=\"time:timestamp\" value=\"{e.wall_time.isoformat()}\"/>",
+        f'<date key="time:timestamp" value="{e.wall_time.isoformat()}"/>',
         _s("postloan:machine", e.machine),
         _s("postloan:event", e.event),
         _s("postloan:from", e.from_state),
@@ -74,7 +74,7 @@ def _event(e: Event, kinds: dict[tuple[str, str], str]) -> str:
         _s("postloan:on_behalf_of", e.on_behalf_of),
         _s("postloan:reason", e.reason),
         _s("postloan:form_kind", e.form_kind),
-        f"<int key=\"postloan:journal_id\" value=\"{e.id}\"/>",
+        f'<int key="postloan:journal_id" value="{e.id}"/>',
         _s("postloan:hash", e.hash),
         "</event>\n",
     ]

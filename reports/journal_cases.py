@@ -87,8 +87,9 @@ class BookCases:
                 also = ((APPROVAL, str(request)),) if request is not None else ()
                 add(loan_id, _member(TASK, tid, {"kind": kind}, (LOAN, loan_nos[loan_id]), *also))
             for wid, loan_id, grade, request in session.exec(
-                select(WarningCase.id, WarningCase.loan_id, WarningCase.grade,
-                       WarningCase.request_id)  # fmt: skip
+                select(
+                    WarningCase.id, WarningCase.loan_id, WarningCase.grade, WarningCase.request_id
+                )  # fmt: skip
                 .where(col(WarningCase.loan_id).in_(ids))
                 .order_by(col(WarningCase.id))
             ):

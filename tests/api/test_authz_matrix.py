@@ -226,6 +226,7 @@ MATRIX: dict[str, list[Case]] = {
     "GET /api/v1/attachments/{sha256}": [case("attachment", 404, sees=200)],
     # the journal's verification: auditors and administrators
     "GET /api/v1/audit/verify": [case("none", 403, auditor=200, admin=200)],
+    "GET /api/v1/audit/export": [case("none", 403, auditor=200, admin=200)],  # CSV by default
 }
 
 

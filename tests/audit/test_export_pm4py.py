@@ -84,7 +84,9 @@ class Book:
                                  guarantor_consents=[], now=self.clock.now(), business_date=day)  # fmt: skip
         self.s.commit()
         self.clock.advance(minutes=1)
-        decide(self.s, self.clock, level_task(self.s, request), "head_bj", APPROVE_EXTENSION, on=day)
+        decide(
+            self.s, self.clock, level_task(self.s, request), "head_bj", APPROVE_EXTENSION, on=day
+        )
         assert get_loan(self.s, loan_no).state == LoanState.extended
 
     def next_due(self, loan_no: str) -> date:

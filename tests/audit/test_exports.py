@@ -20,10 +20,11 @@ from reports.journal_cases import BookCases
 from tests.factories import make_loan, seed_book
 
 XES = "{http://www.xes-standard.org/}"
-NASTY = '逾期<3天> & "催收" \'=SUM(A1)\''  # XML specials, a quote, Chinese
+NASTY = "逾期<3天> & \"催收\" '=SUM(A1)'"  # XML specials, a quote, Chinese
 
 
-def _export(session, fmt: ExportFormat, filt: ExportFilter = ExportFilter()) -> tuple[str, object]:
+def _export(session, fmt: ExportFormat, filt: ExportFilter | None = None) -> tuple[str, object]:
+    filt = filt or ExportFilter()
     out = io.StringIO()
     stats = write_export(session, BookCases(session, filt), fmt, filt, out)
     return out.getvalue(), stats
@@ -78,7 +79,7 @@ def test_csv_formula_cell_shown_as_text(session, org, clock):
     session.commit()
     text, _ = _export(session, ExportFormat.csv)
     [row] = [r for r in csv.reader(io.StringIO(text)) if "flag_risk" in r]
-    assert row[13] == "'=HYPERLINK(\"x\")"
+    assert row[13] == '\'=HYPERLINK("x")'
 
 
 def test_xes_trace_per_loan_escaped_and_well_formed(session, book):
@@ -100,9 +101,9 @@ def test_xes_trace_per_loan_escaped_and_well_formed(session, book):
     assert first["org:resource"] == "system:test"
     assert first["lifecycle:transition"] == "complete"
     task_open = [attrs(e) for e in events if attrs(e)["postloan:aggregate"] == "task"]
-    assert {(a["concept:name"], a["lifecycle:transition"], a["postloan:kind"]) for a in task_open} == {
-        ("human_task.open", "schedule", "loan_card_check")
-    }
+    assert {
+        (a["concept:name"], a["lifecycle:transition"], a["postloan:kind"]) for a in task_open
+    } == {("human_task.open", "schedule", "loan_card_check")}
     assert '"催收"' not in text and "&quot;催收&quot;" in text
 
 
@@ -127,7 +128,9 @@ def test_ocel_objects_events_and_relationships(session, book):
 
 
 def test_filters_by_business_date_and_branch(session, book):
-    text, stats = _export(session, ExportFormat.csv, ExportFilter(date(2025, 2, 1), date(2025, 2, 28)))
+    text, stats = _export(
+        session, ExportFormat.csv, ExportFilter(date(2025, 2, 1), date(2025, 2, 28))
+    )
     rows = list(csv.reader(io.StringIO(text)))[1:]
     assert [r[6] for r in rows] == ["mark_overdue"] and stats.cases == 1
     _, early = _export(session, ExportFormat.csv, ExportFilter(date_to=date(2025, 1, 31)))
@@ -156,7 +159,12 @@ def test_empty_journal_exports_a_valid_empty_log(session, org, fmt):
     elif fmt == ExportFormat.xes:
         assert ET.fromstring(text.encode()).findall(f"{XES}trace") == []
     else:
-        assert json.loads(text) == {"events": [], "objects": [], "objectTypes": [], "eventTypes": []}
+        assert json.loads(text) == {
+            "events": [],
+            "objects": [],
+            "objectTypes": [],
+            "eventTypes": [],
+        }
 
 
 def test_pages_of_loans_give_the_same_cases_as_one_page(session, book):
@@ -167,7 +175,10 @@ def test_pages_of_loans_give_the_same_cases_as_one_page(session, book):
 
 
 def test_filename_says_format_branch_and_range():
-    assert filename(ExportFormat.xes, ExportFilter(), "2026-12-02") == "postloan-journal-2026-12-02.xes"
+    assert (
+        filename(ExportFormat.xes, ExportFilter(), "2026-12-02")
+        == "postloan-journal-2026-12-02.xes"
+    )
     assert (
         filename(ExportFormat.csv, ExportFilter(date(2025, 1, 1), None, "BJ01"), "x")
         == "postloan-journal-BJ01-2025-01-01_end.csv"
