@@ -107,6 +107,20 @@ def test_xes_trace_per_loan_escaped_and_well_formed(session, book):
     assert '"催收"' not in text and "&quot;催收&quot;" in text
 
 
+def test_xes_keeps_newlines_and_tabs_and_replaces_what_xml_cannot_carry(session, org, clock):
+    make_loan(session, org, clock, "L1")
+    transition_loan(session, "L1", "flag_risk", actor="system:test", now=clock.now(),
+                    business_date=date(2025, 2, 1), reason="第一行\n第二行\t\x07末 <&>")  # fmt: skip
+    session.commit()
+    text, _ = _export(session, ExportFormat.xes)
+    [reason] = [
+        s.get("value")
+        for s in ET.fromstring(text.encode()).iter(f"{XES}string")
+        if s.get("key") == "postloan:reason" and s.get("value", "").startswith("第一行")
+    ]
+    assert reason == "第一行\n第二行\t\ufffd末 <&>"
+
+
 def test_ocel_objects_events_and_relationships(session, book):
     text, stats = _export(session, ExportFormat.ocel)
     data = json.loads(text)
