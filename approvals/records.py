@@ -37,6 +37,14 @@ def round_key(request_id: int, round_: int) -> str:
     return f"approval:{request_id}:r{round_}"
 
 
+def request_of_chain(key: str | None) -> int | None:
+    """The request a task's chain key (`round_key`, `revision_key`) belongs to, if any."""
+    parts = (key or "").split(":")
+    return (
+        int(parts[1]) if len(parts) > 2 and parts[0] == "approval" and parts[1].isdigit() else None
+    )
+
+
 def chain_key(request: ApprovalRequest) -> str:
     return round_key(request.id or 0, request.round)
 

@@ -238,6 +238,7 @@ MATRIX: dict[str, list[Case]] = {
     "GET /api/v1/reports/operations.csv": [case("none", 200, disposal=403)],
     "GET /reports/operations": [case("none", 200, disposal=403)],
     "GET /reports/operations/coverage.svg": [case("none", 200, disposal=403)],
+    "GET /api/v1/audit/export": [case("none", 403, auditor=200, admin=200)],  # CSV by default
 }
 
 
