@@ -1,7 +1,7 @@
 """signed anchors (key id, Ed25519 signature) and, on Postgres, an append-only journal: triggers
 refuse UPDATE, DELETE and TRUNCATE on `journal` and `journal_anchors` (docs/audit.md)
 
-Revision ID: 0009_signed_anchors
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 08:30:00
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_signed_anchors"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
