@@ -60,21 +60,23 @@ def _rehash_chain(session: Session, agg: str) -> None:
         session.add(entry)
     assert entry is not None
     session.exec(
-        text("UPDATE journal_heads SET chain_seq = :s, hash = :h WHERE aggregate_id = :a").bindparams(
-            s=entry.chain_seq, h=entry.hash, a=agg
-        )
+        text(
+            "UPDATE journal_heads SET chain_seq = :s, hash = :h WHERE aggregate_id = :a"
+        ).bindparams(s=entry.chain_seq, h=entry.hash, a=agg)
     )
 
 
 def _rewrite_db_anchors(session: Session) -> None:
     """...and recompute every anchor row in the database from the rewritten journal."""
     prev = None
-    for a in session.exec(text("SELECT id, first_entry_id, last_entry_id FROM journal_anchors ORDER BY id")).all():
+    for a in session.exec(
+        text("SELECT id, first_entry_id, last_entry_id FROM journal_anchors ORDER BY id")
+    ).all():
         digest = journal.window_digest(prev, journal.heads_between(session, a[1], a[2]))
         session.exec(
-            text("UPDATE journal_anchors SET prev_digest = :p, digest = :d WHERE id = :i").bindparams(
-                p=prev, d=digest, i=a[0]
-            )
+            text(
+                "UPDATE journal_anchors SET prev_digest = :p, digest = :d WHERE id = :i"
+            ).bindparams(p=prev, d=digest, i=a[0])
         )
         prev = digest
 
@@ -117,11 +119,18 @@ def test_inserted_entry_breaks_the_link_after_it(session, engine):
     _anchor(session)
     bypass_append_only(session)
     for i in reversed(ids[1:]):
-        session.exec(text("UPDATE journal SET chain_seq = chain_seq + 1 WHERE id = :i").bindparams(i=i))
+        session.exec(
+            text("UPDATE journal SET chain_seq = chain_seq + 1 WHERE id = :i").bindparams(i=i)
+        )
     first = session.get(journal.JournalEntry, ids[0])
     assert first is not None
     forged = journal.JournalEntry(
-        **{**first.model_dump(exclude={"id"}), "chain_seq": 2, "event": "forged", "prev_hash": first.hash}
+        **{
+            **first.model_dump(exclude={"id"}),
+            "chain_seq": 2,
+            "event": "forged",
+            "prev_hash": first.hash,
+        }
     )
     forged.hash = journal.entry_hash(forged)
     session.add(forged)
@@ -149,7 +158,9 @@ def test_rewritten_chain_head_and_db_anchors_caught_by_the_signed_log(session, e
     _append(session, "A", 1)
     _anchor(session)
     bypass_append_only(session)
-    session.exec(text("UPDATE journal SET reason = 'rewritten' WHERE aggregate_id = 'A' AND chain_seq = 2"))
+    session.exec(
+        text("UPDATE journal SET reason = 'rewritten' WHERE aggregate_id = 'A' AND chain_seq = 2")
+    )
     session.commit()
     session.expire_all()
     _rehash_chain(session, "A")
@@ -235,7 +246,11 @@ def test_unanchored_entries_reported_with_their_range(session, engine):
     late = _append(session, "B", 3)
     report = verify_journal(engine)
     assert report.ok  # not a break: not yet protected
-    assert (report.unanchored, report.unanchored_first, report.unanchored_last) == (3, late[0], late[-1])
+    assert (report.unanchored, report.unanchored_first, report.unanchored_last) == (
+        3,
+        late[0],
+        late[-1],
+    )
     assert any(line.startswith("未锚定 unanchored: 3") for line in report.summary())
 
 
@@ -243,7 +258,8 @@ def test_commit_failed_after_log_write_row_restored_next_time(session, engine):
     _append(session, "A", 1)
     journal.anchor_day(session, DAY, now=NOW)
     session.rollback()  # the log has the record, the database does not
-    assert _kinds(engine) == []  # a record beyond the snapshot: pending, not a break
+    # the signed record still protects entries already committed: the row alone is missing
+    assert _kinds(engine) == [("anchor_missing", "2026-03-02 #1", None)]
     _append(session, "B", 1)
     _anchor(session)
     report = verify_journal(engine)
