@@ -27,23 +27,39 @@ from core.settings import get_settings
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check every hash chain, chain head and daily anchor; name the first broken entry."""
+    """校验日志 Check every hash chain and head against the signed anchors of the external log;
+    name each broken entry, and the entries not yet anchored."""
     from audit.verify import verify_journal
 
-    with Session(get_engine()) as session:
-        report = verify_journal(session)
+    report = verify_journal(get_engine())
+    first, *rest = report.summary()
     if report.ok:
-        console.print(
-            f"[green]日志完整 journal intact[/]: {report.chains} 条链 chains, {report.entries} "
-            f"条记录 entries, {report.anchors} 个锚点 anchors"
-        )
+        console.print(f"[green]{first}[/]")
+        for line in rest:
+            console.print(f"[yellow]{line}[/]")
         return
-    first = report.first_break
-    assert first is not None
-    err.print(f"[bold red]日志被破坏 journal broken[/] at {first.describe()}")
-    for other in report.breaks[1:20]:
-        err.print(f"  另 also: {other.describe()}")
+    err.print(f"[bold red]{first}[/]")
+    for line in rest[:50]:
+        err.print(f"  {line}")
+    if len(rest) > 50:
+        err.print(f"  … 另有 {len(rest) - 50} 项 ({len(rest) - 50} more)")
     raise typer.Exit(1)
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key() -> None:
+    """更换锚点签名密钥 Make a new anchor signing key; the old public key stays trusted, so the
+    anchors it signed still verify."""
+    from audit.anchor_keys import rotate
+
+    settings = get_settings()
+    with domain_errors():
+        old, new = rotate(settings)
+    console.print(
+        f"新签名密钥 new signing key {new} ({settings.anchor_key_file}); 受信任公钥 trusted "
+        f"public keys in {settings.anchor_trusted_keys_dir}"
+        + (f"; 旧密钥 {old} 仍受信任 (the old key stays trusted)" if old else "")
+    )
 
 
 @audit_app.command("anchor")

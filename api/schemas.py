@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 
 def _aware(moment: datetime) -> datetime:
@@ -82,9 +82,31 @@ class LoanHistoryPublic(BaseModel):
     entries: list[JournalEntryPublic]
 
 
+class VerifyFindingPublic(BaseModel):
+    kind: str = Field(
+        description="altered | missing | relinked | anchor_mismatch | "
+        "anchor_missing | anchor_forged | log_broken | bad_signature | unknown_key"
+    )
+    aggregate_type: str
+    aggregate_id: str
+    chain_seq: int | None
+    entry_id: int | None
+    detail: str
+
+
 class VerifyPublic(BaseModel):
     ok: bool
     chains: int
     entries: int
     anchors: int
     breaks: list[str]
+    signed_anchors: int = 0
+    legacy_anchors: int = Field(0, description="Anchors written before signing (database only).")
+    pending_anchors: int = 0
+    anchored_through: int = Field(0, description="The last journal id an anchor covers.")
+    unanchored: int = Field(0, description="Entries after the last anchor: not yet protected.")
+    unanchored_first: int | None = None
+    unanchored_last: int | None = None
+    key_ids: list[str] = []
+    findings: list[VerifyFindingPublic] = []
+    summary: list[str] = Field([], description="The report as `postloan audit verify` prints it.")

@@ -95,6 +95,10 @@ class DailyAnchor(SQLModel, table=True):
     prev_digest: str | None = Field(default=None, sa_column=Column(String(64)))
     digest: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Ed25519 over the anchor's statement (audit/anchor_log.py) by the key of that id; NULL for
+    # anchors written before anchors were signed. The signed copy that counts is the external log.
+    key_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    signature: str | None = Field(default=None, sa_column=Column(String(128)))
 
 
 JOURNAL: Table = JournalEntry.__table__  # type: ignore[attr-defined]
@@ -261,13 +265,22 @@ def last_anchor(session: Session) -> DailyAnchor | None:
 
 def anchor_day(session: Session, business_date: date, *, now: datetime) -> DailyAnchor:
     """Anchor everything written since the last anchor (any number a day: each covers all
-    entries up to it). Nothing new since the last anchor: that one is returned, unchanged."""
+    entries up to it). Nothing new since the last anchor: that one is returned, unchanged.
+
+    The anchor is signed and, once its row is flushed, appended to the external log before the
+    caller commits (audit/anchor_log.py says what happens when the two disagree)."""
+    from audit import anchor_log
+
     if is_postgres(session):
         # Wait out appenders still in flight: an uncommitted entry with an id below max(id)
         # would otherwise commit later and make an intact journal look tampered. Held only
         # while the entries since the last anchor are read (an index range, not the journal).
         session.execute(text("LOCK TABLE journal IN SHARE MODE"))
-    previous = last_anchor(session)
+    in_db = last_anchor(session)
+    previous = anchor_log.reconcile(in_db)
+    if previous is not None and previous is not in_db:  # its commit had failed: restore it
+        session.add(previous)
+        session.flush()
     after = previous.last_entry_id if previous else 0
     last_id = session.exec(select(func.max(JournalEntry.id))).one() or 0
     if previous is not None and last_id <= after:
@@ -275,6 +288,7 @@ def anchor_day(session: Session, business_date: date, *, now: datetime) -> Daily
     heads = heads_between(session, after, last_id)
     prev_digest = previous.digest if previous else None
     anchor = DailyAnchor(
+        id=(previous.id or 0) + 1 if previous else 1,  # explicit: two anchorers clash on the PK
         business_date=business_date,
         first_entry_id=after,
         last_entry_id=last_id,
@@ -283,8 +297,10 @@ def anchor_day(session: Session, business_date: date, *, now: datetime) -> Daily
         digest=window_digest(prev_digest, heads),
         created_at=now.astimezone(UTC),
     )
+    record = anchor_log.sign(anchor)
     session.add(anchor)
     session.flush()
+    anchor_log.append(record)
     return anchor
 
 

@@ -46,6 +46,26 @@ class Settings(BaseSettings):
         "random key is generated once into var/secret_key (development).",
     )
     secret_key_file: str = "var/secret_key"
+    # Tamper evidence (docs/audit.md): the anchors' signing key and external copy live outside
+    # the application database, so whoever can write the database cannot forge them.
+    anchor_key_file: str = Field(
+        default="var/anchor_key.pem",
+        description="Ed25519 private key (PEM) that signs the journal's anchors; never stored in "
+        "the database. When the file is missing a key is generated there, owner-only "
+        "(development); in production mount it from the bank's secret store.",
+    )
+    anchor_trusted_keys_dir: str = Field(
+        default="var/anchor_keys",
+        description="Folder of trusted anchor public keys (<key id>.pem); verification accepts "
+        "an anchor only signed by one of them. Rotation adds a key, old ones stay to verify old "
+        "anchors.",
+    )
+    anchor_log: str = Field(
+        default="var/anchor_log.jsonl",
+        description="The append-only external copy of every signed anchor (JSON lines, opened "
+        "O_APPEND and fsynced); point it at WORM storage. Verification treats it as the "
+        "authority over the database's anchor rows.",
+    )
     cookie_secure: bool = Field(
         default=True,
         description="Send the session and CSRF cookies only over HTTPS (Secure flag). On by "

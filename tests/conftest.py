@@ -109,6 +109,9 @@ def _empty_all_tables(engine: Engine) -> None:
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # the journal is append-only (migration 0009): only a superuser's session may turn
+            # the triggers off, for this transaction alone (tests/tamper.py)
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
             # TRUNCATE costs ~7 ms a table whatever it holds: only the tables a test wrote to,
             # then every sequence it used back to 1 (ids start at 1 in every test)
             probe = " UNION ALL ".join(
@@ -128,10 +131,18 @@ def _empty_all_tables(engine: Engine) -> None:
 
 @pytest.fixture
 def engine(
-    migrated_engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+    migrated_engine: Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Engine]:
-    """A migrated, empty database; also the default engine of code under test."""
+    """A migrated, empty database; also the default engine of code under test. The anchors'
+    signing key, trusted keys and external log are a fresh folder of each test's (never var/)."""
     monkeypatch.setenv("POSTLOAN_DATABASE_URL", database_url)
+    outside = tmp_path_factory.mktemp("anchors")
+    monkeypatch.setenv("POSTLOAN_ANCHOR_KEY_FILE", str(outside / "anchor_key.pem"))
+    monkeypatch.setenv("POSTLOAN_ANCHOR_TRUSTED_KEYS_DIR", str(outside / "trusted"))
+    monkeypatch.setenv("POSTLOAN_ANCHOR_LOG", str(outside / "anchor_log.jsonl"))
     get_settings.cache_clear()
     import core.db
 

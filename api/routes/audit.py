@@ -15,7 +15,7 @@ from api.error_schema import error_responses
 from api.params import CodeOrNone, Limit, Offset
 from api.replay_schemas import JournalSearchEntryPublic, JournalSearchPublic, entry_public
 from api.routes.attachments import content_disposition
-from api.schemas import VerifyPublic
+from api.schemas import VerifyFindingPublic, VerifyPublic
 from audit.event_log import ExportFilter, ExportStats
 from audit.exports import FORMATS, ExportFormat, export_chunks, filename
 from audit.verify import verify_journal
@@ -32,13 +32,23 @@ router = APIRouter(prefix="/audit", tags=["audit"], route_class=OneHopRoute)
 def verify(session: SessionDep, actor: ActorDep) -> VerifyPublic:
     if not (actor.read_only or Role.admin in actor.me.roles):
         raise PermissionDeniedError("journal verification is for auditors and administrators")
-    report = verify_journal(session)
+    report = verify_journal(session.get_bind())  # a snapshot of its own, as the CLI's
     return VerifyPublic(
         ok=report.ok,
         chains=report.chains,
         entries=report.entries,
         anchors=report.anchors,
         breaks=[b.describe() for b in report.breaks],
+        signed_anchors=report.signed_anchors,
+        legacy_anchors=report.legacy_anchors,
+        pending_anchors=report.pending_anchors,
+        anchored_through=report.anchored_through,
+        unanchored=report.unanchored,
+        unanchored_first=report.unanchored_first,
+        unanchored_last=report.unanchored_last,
+        key_ids=report.key_ids,
+        findings=[VerifyFindingPublic(**vars(b)) for b in report.breaks],
+        summary=report.summary(),
     )
 
 

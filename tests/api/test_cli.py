@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 # streams (closed after each command, they broke every later Prefect log: RecursionError).
 import flows.daily_sweep  # noqa: F401
 from api.cli import app
+from tests.tamper import bypass_append_only
 
 runner = CliRunner()
 
@@ -53,6 +54,7 @@ def test_audit_verify_intact_then_tampered_names_entry(seeded):
                 "SELECT aggregate_id, chain_seq, id FROM journal WHERE chain_seq = 2 ORDER BY id LIMIT 1"
             )
         ).one()
+        bypass_append_only(conn)
         conn.execute(text("UPDATE journal SET actor = 'u:nobody' WHERE id = :i"), {"i": victim.id})
     bad = run("audit", "verify")
     assert bad.exit_code == 1

@@ -11,6 +11,7 @@ from audit.replay import replay
 from loans.transitions import reclassify_loan, transition_loan
 from statemachines.enums import RiskClass
 from tests.factories import make_loan
+from tests.tamper import bypass_append_only
 
 
 def _history(session, org, clock):
@@ -71,6 +72,7 @@ def test_replay_last_entry_says_who_and_why(session, org, clock):
 def test_replay_forged_transition_reported(session, org, clock):
     """An entry rewritten (and re-hashed) to a move the machine cannot make is a finding."""
     _history(session, org, clock)
+    bypass_append_only(session)
     session.exec(text("UPDATE journal SET to_state = 'written_off' WHERE event = 'mark_overdue'"))
     session.commit()
     session.expire_all()

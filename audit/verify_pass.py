@@ -1,0 +1,218 @@
+"""One pass over the journal, chain by chain: every link and hash, every head, and the digest of
+every anchor window, computed as the rows stream by (cost linear in the journal, one query).
+
+Rows are read as plain driver tuples (no ORM objects, no type processing). Each entry's hash is
+first recomputed with orjson; only when that differs from the stored hash is it recomputed by the
+definition (`audit.journal.row_hash`, stdlib canonical JSON), so the definition stays the one
+every existing entry was written with and a mismatch of encodings is never a false finding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from audit.journal import GENESIS, row_hash
+
+COLS = ("id", "aggregate_type", "aggregate_id", "chain_seq", "machine", "event", "from_state",
+        "to_state", "business_date", "wall_time", "actor", "on_behalf_of", "reason", "payload",
+        "form_kind", "schema_hash", "prev_hash", "hash")  # fmt: skip
+ROWS_SQL = f"SELECT {', '.join(COLS)} FROM journal ORDER BY aggregate_type, aggregate_id, chain_seq"
+_SORT = orjson.OPT_SORT_KEYS
+_sha = hashlib.sha256
+
+
+@dataclass(frozen=True)
+class Finding:
+    aggregate_type: str
+    aggregate_id: str
+    chain_seq: int | None
+    entry_id: int | None
+    kind: str  # altered | missing | relinked | anchor_mismatch | anchor_missing | ...
+    detail: str
+
+    def describe(self) -> str:
+        where = f"{self.aggregate_type}/{self.aggregate_id}"
+        if self.chain_seq is not None:
+            where += f" entry #{self.chain_seq}"
+        if self.entry_id is not None:
+            where += f" (journal id {self.entry_id})"
+        return f"{where}: {self.kind} — {self.detail}"
+
+
+@dataclass
+class Window:
+    """An anchor's window (first, last] of journal ids and the digest it links to."""
+
+    first: int
+    last: int
+    prev_digest: str | None
+    digest: str = ""
+
+
+@dataclass
+class PassResult:
+    chains: int = 0
+    entries: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    unanchored: int = 0
+    unanchored_first: int | None = None
+    unanchored_last: int | None = None
+    in_python_order: bool = True  # False: window digests must be recomputed by sorting
+
+
+def _wall(value: Any) -> str:
+    if isinstance(value, str):  # SQLite: "YYYY-MM-DD HH:MM:SS.ffffff", written in UTC
+        if len(value) == 26 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}+00:00"
+        value = datetime.fromisoformat(value)
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return str(aware.astimezone(UTC).isoformat(timespec="microseconds"))
+
+
+def fast_hash(r: tuple[Any, ...]) -> str:
+    """The entry's hash by orjson; equal to `row_hash` for every ordinary entry."""
+    day, payload = r[8], r[13]
+    body = {
+        "actor": r[10],
+        "aggregate_id": r[2],
+        "aggregate_type": r[1],
+        "business_date": day if isinstance(day, str) else day.isoformat(),
+        "chain_seq": r[3],
+        "event": r[5],
+        "form_kind": r[14],
+        "from_state": r[6],
+        "machine": r[4],
+        "on_behalf_of": r[11],
+        "payload": orjson.loads(payload) if isinstance(payload, str) else payload,
+        "prev_hash": r[16],
+        "reason": r[12],
+        "schema_hash": r[15],
+        "to_state": r[7],
+        "wall_time": _wall(r[9]),
+    }
+    return _sha(orjson.dumps(body, option=_SORT)).hexdigest()
+
+
+def defined_hash(r: tuple[Any, ...]) -> str:
+    """The entry's hash by the definition (audit.journal.row_hash) from a raw row."""
+    row = dict(zip(COLS, r, strict=True))
+    if isinstance(row["business_date"], str):
+        row["business_date"] = date.fromisoformat(row["business_date"])
+    if isinstance(row["wall_time"], str):
+        row["wall_time"] = datetime.fromisoformat(row["wall_time"])
+    if isinstance(row["payload"], str):
+        row["payload"] = json.loads(row["payload"])
+    return row_hash(row)
+
+
+def hash_matches(r: tuple[Any, ...]) -> bool:
+    try:
+        if fast_hash(r) == r[17]:
+            return True
+    except (TypeError, ValueError, orjson.JSONDecodeError):
+        pass
+    return defined_hash(r) == r[17]
+
+
+def rows(conn: Connection, page: int = 20_000) -> Iterator[list[Any]]:
+    """The journal in chain order, in pages of driver tuples, on the connection's own transaction
+    (a server-side cursor on Postgres: memory stays one page whatever the journal holds)."""
+    raw: Any = conn.connection.driver_connection
+    conn.exec_driver_sql("SELECT 1")  # the transaction (and its snapshot) has begun
+    cursor = (
+        raw.cursor(name="postloan_verify") if conn.dialect.name == "postgresql" else raw.cursor()
+    )
+    try:
+        cursor.execute(ROWS_SQL)
+        while batch := cursor.fetchmany(page):
+            yield batch
+    finally:
+        cursor.close()
+
+
+def run(
+    pages: Iterator[list[Any]],
+    heads: dict[tuple[str, str], tuple[int, str]],
+    windows: list[Window],
+    anchored_upto: int,
+    check: Callable[[tuple[Any, ...]], bool] = hash_matches,
+) -> PassResult:
+    """Check every chain; fill each window's digest (windows: disjoint, in id order)."""
+    out = PassResult()
+    found = out.findings.append
+    ends = [w.last for w in windows]
+    hashers = [_sha((w.prev_digest or GENESIS).encode()) for w in windows]
+    start = windows[0].first if windows else 0
+    cur_t: str | None = None
+    cur_i: str | None = None
+    expected, prev, last_seq, last_hash = 1, GENESIS, 0, ""
+    chain_w: dict[int, tuple[int, str]] = {}
+    lo, hi, w = 0, -1, -1  # ids in (lo, hi] belong to window w (-1: none)
+
+    def close() -> None:
+        if cur_t is None or cur_i is None:
+            return
+        head = heads.pop((cur_t, cur_i), None)
+        if head is None or head != (last_seq, last_hash):
+            found(Finding(cur_t, cur_i, last_seq + 1, None, "missing",
+                          "链在记录的链头之前结束，其后的记录被删除 (the chain ends before its "
+                          f"recorded head #{head[0] if head else '?'}: entries after it were "
+                          "deleted)"))  # fmt: skip
+        for k, (s, h) in chain_w.items():
+            hashers[k].update(f"\n{cur_t}:{cur_i}:{s}:{h}".encode())
+        chain_w.clear()
+
+    for page in pages:
+        for r in page:
+            out.entries += 1
+            eid, t, i, seq = r[0], r[1], r[2], r[3]
+            if i != cur_i or t != cur_t:
+                close()
+                if cur_t is not None and (t, i) < (cur_t, cur_i):
+                    out.in_python_order = False
+                cur_t, cur_i, expected, prev = t, i, 1, GENESIS
+                out.chains += 1
+            if seq != expected:
+                found(Finding(t, i, expected, None, "missing",
+                              f"第 {expected} 条记录缺失 (entry #{expected} is missing; next is "
+                              f"#{seq})"))  # fmt: skip
+            elif r[16] != prev:
+                found(Finding(t, i, seq, eid, "relinked",
+                              "前一哈希与上一条记录不符 (prev_hash does not match the previous "
+                              "entry's hash)"))  # fmt: skip
+            elif not check(r):
+                found(Finding(t, i, seq, eid, "altered",
+                              "内容与其哈希不符 (the stored content no longer matches its "
+                              "hash)"))  # fmt: skip
+            expected, prev, last_seq, last_hash = seq + 1, r[17], seq, r[17]
+            if eid > anchored_upto:
+                out.unanchored += 1
+                if out.unanchored_first is None or eid < out.unanchored_first:
+                    out.unanchored_first = eid
+                if out.unanchored_last is None or eid > out.unanchored_last:
+                    out.unanchored_last = eid
+            elif not lo < eid <= hi:
+                k = bisect_left(ends, eid)
+                if eid <= start or k == len(ends) or eid <= windows[k].first:
+                    lo, hi, w = eid - 1, eid, -1  # between or before windows: one id at a time
+                else:
+                    lo, hi, w = windows[k].first, windows[k].last, k
+            if w >= 0 and lo < eid <= hi:
+                chain_w[w] = (seq, r[17])
+    close()
+    for t, i in sorted(heads):
+        found(Finding(t, i, 1, None, "missing",
+                      "链头存在但其全部记录都已消失 (a chain head exists but all its entries are "
+                      "gone)"))  # fmt: skip
+    for window, hasher in zip(windows, hashers, strict=True):
+        window.digest = hasher.hexdigest()
+    return out
