@@ -192,3 +192,34 @@ def test_import_bad_file_lists_every_line_exit_1(seeded, tmp_path):
 def test_import_unknown_kind_usage_error(seeded):
     result = run("import", "nonsense", str(SAMPLES / "loans.csv"))
     assert result.exit_code == 2 and "unknown import kind" in result.output
+
+
+def test_audit_verify_cli_and_api_say_the_same(seeded):
+    """One report, two readers: every line the CLI prints is the API's summary, in order, for an
+    intact journal with unanchored entries and for a tampered one."""
+    from fastapi.testclient import TestClient
+
+    from api.main import app as web
+    from loans.demo import DEMO_PASSWORD
+
+    def both() -> tuple[list[str], list[str]]:  # the API first: its sign-in is journaled too
+        with TestClient(web) as client:
+            token = client.post(
+                "/api/v1/auth/token", data={"username": "auditor", "password": DEMO_PASSWORD}
+            ).json()["access_token"]
+            api = client.get(
+                "/api/v1/audit/verify", headers={"Authorization": f"Bearer {token}"}
+            ).json()
+        cli = run("audit", "verify")
+        return [line.strip() for line in cli.output.splitlines() if line.strip()], api["summary"]
+
+    cli, api = both()
+    assert cli == api and cli[0].startswith("日志完整 journal intact")
+    with seeded.begin() as conn:
+        victim = conn.execute(text("SELECT id FROM journal ORDER BY id LIMIT 1")).scalar_one()
+        bypass_append_only(conn)
+        conn.execute(text("UPDATE journal SET reason = 'x' WHERE id = :i"), {"i": victim})
+    cli, api = both()
+    assert api[0].startswith("日志被破坏 journal broken")
+    assert any("altered" in line for line in api)
+    assert cli == api[: len(cli)] and len(cli) >= 2
