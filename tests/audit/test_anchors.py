@@ -163,6 +163,7 @@ def test_rewritten_chain_head_and_db_anchors_caught_by_the_signed_log(session, e
     )
     session.commit()
     session.expire_all()
+    bypass_append_only(session)  # SET LOCAL: each transaction asks again
     _rehash_chain(session, "A")
     _rewrite_db_anchors(session)
     session.commit()
