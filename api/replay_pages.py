@@ -17,7 +17,7 @@ from api import lifecycle_diagram
 from api.auth import ActorDep
 from api.deps import ClockDep, OneHopRoute, SessionDep
 from api.i18n import EVENTS, REQUEST_STATES, WARNING_STATES, language, lookup, state_label
-from api.i18n_messages import TASK_EVENTS
+from api.i18n_messages import TASK_EVENTS, TASK_STATES
 from api.i18n_replay import REPLAY_EVENTS
 from api.pages import render
 from api.params import CodeOrNone, Id, LoanNo, PageNo
@@ -64,7 +64,7 @@ def _labels(lang: str) -> dict[str, Any]:
         if value is None:
             return "∅"
         if entry.aggregate_type == TASK:
-            return lookup(_TASK_STATES, value, lang)
+            return lookup(TASK_STATES, value, lang)
         if entry.aggregate_type == APPROVAL:
             return lookup(REQUEST_STATES, value, lang)
         if entry.aggregate_type == WARNING:
@@ -72,15 +72,6 @@ def _labels(lang: str) -> dict[str, Any]:
         return state_label(value, lang)
 
     return {"entry_event": event, "entry_state": state, "zoned": zoned}
-
-
-def _task_states() -> dict[str, tuple[str, str]]:
-    from api.i18n import LABELS
-
-    return {k.removeprefix("state_"): v for k, v in LABELS.items() if k.startswith("state_")}
-
-
-_TASK_STATES = _task_states()
 
 
 @router.get("/loans/{loan_no}/timeline", response_class=HTMLResponse)
