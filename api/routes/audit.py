@@ -28,10 +28,21 @@ from tasks.access import Actor
 router = APIRouter(prefix="/audit", tags=["audit"], route_class=OneHopRoute)
 
 
+def require_auditor_or_admin(
+    actor: Actor,
+    refusal: str = "日志查询仅限审计人员与管理员 (the journal is for auditors and administrators)",
+) -> None:
+    """The journal's own routes (verify, search, export) are for auditors and administrators."""
+    if not (actor.read_only or Role.admin in actor.me.roles):
+        raise PermissionDeniedError(refusal)
+
+
 @router.get("/verify", response_model=VerifyPublic, responses=error_responses(401, 403))
 def verify(session: SessionDep, actor: ActorDep) -> VerifyPublic:
-    if not (actor.read_only or Role.admin in actor.me.roles):
-        raise PermissionDeniedError("journal verification is for auditors and administrators")
+    require_auditor_or_admin(
+        actor,
+        "日志校验仅限审计人员与管理员 (journal verification is for auditors and administrators)",
+    )
     report = verify_journal(session.get_bind())  # a snapshot of its own, as the CLI's
     return VerifyPublic(
         ok=report.ok,
@@ -53,13 +64,6 @@ def verify(session: SessionDep, actor: ActorDep) -> VerifyPublic:
 
 
 # --- replay: the journal across loans (稽核查询) ---------------------------------------------
-
-
-def require_auditor_or_admin(actor: Actor) -> None:
-    if not (actor.read_only or Role.admin in actor.me.roles):
-        raise PermissionDeniedError(
-            "日志查询仅限审计人员与管理员 (the journal is for auditors and administrators)"
-        )
 
 
 @router.get(
@@ -128,9 +132,9 @@ def export(
     """日志导出: every journal entry of each loan and of its tasks, requests and cases, one case
     per loan (sign-ins are not part of it). Streamed while it is read; the session is the
     request's, used again by the stream and closed at its end."""
-    if not (actor.read_only or Role.admin in actor.me.roles):
-        raise PermissionDeniedError("日志导出仅限审计人员和管理员 (journal exports are for auditors "
-                                    "and administrators)")  # fmt: skip
+    require_auditor_or_admin(
+        actor, "日志导出仅限审计人员和管理员 (journal exports are for auditors and administrators)"
+    )
     filt = ExportFilter(date_from, date_to, branch)
     filt.check()
     source = BookCases(session, filt)  # an unknown branch is a 422 here, before the stream
