@@ -4,11 +4,16 @@ carries a PDF as evidence; business date 2025-10-09 (tests/approvals/conftest.TO
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from api.deps import get_clock
+from api.main import app
 from approvals.filing import file_extension, propose_classification
 from approvals.models import ApprovalRequest
 from cases.completion import EFFECTS
@@ -57,3 +62,16 @@ def build(session: Session, org: DemoOrg, clock: FixedClock) -> ReplayWorld:
     decide(session, clock, level_task(session, proposal), "head_bj", CONFIRM_SM)
     decide(session, clock, level_task(session, proposal), "committee1", CONFIRM_SM)
     return ReplayWorld(extension, proposal, task.id or 0, ref.sha256)
+
+
+@contextmanager
+def web_client() -> Iterator[TestClient]:
+    """The app as on the world's day (TODAY, 18:00 bank time): its clock fixed there."""
+    fixed = FixedClock()
+    fixed.set_date(TODAY, hour=18)
+    app.dependency_overrides[get_clock] = lambda: fixed
+    try:
+        with TestClient(app) as client:
+            yield client
+    finally:
+        app.dependency_overrides.clear()

@@ -7,12 +7,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.deps import get_clock
-from api.main import app
-from core.clock import FixedClock
 from tests.api import replay_world
 from tests.api.browser import sign_in
-from tests.approvals.conftest import TODAY
 
 
 @pytest.fixture
@@ -22,12 +18,8 @@ def world(session, org, clock):
 
 @pytest.fixture
 def web(engine, world):
-    fixed = FixedClock()
-    fixed.set_date(TODAY, hour=18)
-    app.dependency_overrides[get_clock] = lambda: fixed
-    with TestClient(app) as client:
+    with replay_world.web_client() as client:
         yield client
-    app.dependency_overrides.clear()
 
 
 def _as(client: TestClient, username: str) -> TestClient:

@@ -11,12 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import lifecycle_diagram
-from api.deps import get_clock
-from api.main import app
-from core.clock import FixedClock
 from tests.api import replay_world
 from tests.api.browser import sign_in
-from tests.approvals.conftest import TODAY
 
 
 @pytest.fixture
@@ -26,14 +22,9 @@ def world(session, org, clock):
 
 @pytest.fixture
 def web(engine, world):
-    fixed = FixedClock()
-    fixed.set_date(TODAY, hour=18)
-    app.dependency_overrides[get_clock] = lambda: fixed
-    with TestClient(app) as client:
-        client.cookies.clear()
+    with replay_world.web_client() as client:
         sign_in(client, "auditor")
         yield client
-    app.dependency_overrides.clear()
 
 
 def _text(html: str, testid: str) -> str:
