@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from audit import projections
 from core.db import is_postgres
 
 GENESIS = "0" * 64
@@ -195,6 +196,7 @@ def append(
         head.chain_seq, head.hash = entry.chain_seq, entry.hash
         session.add(head)
     session.flush()
+    projections.project(session.connection(), [entry.model_dump()])
     return entry
 
 
@@ -371,4 +373,5 @@ def append_many(
             .values(chain_seq=bindparam("s"), hash=bindparam("h")),
             changed,
         )
+    projections.project(conn, rows)
     return len(rows)

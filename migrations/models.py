@@ -9,6 +9,7 @@ import audit.signin  # noqa: F401
 import cases.models  # noqa: F401
 import core.identity  # noqa: F401
 import loans.models  # noqa: F401
+import loans.status_history  # noqa: F401
 import tasks.models  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 import loans.sweep as sweep
 from core.identity import Role
@@ -19,6 +19,7 @@ from loans.extensions import grant_extension, request_extension
 from loans.payments import record_payment
 from loans.queries import replay_loan
 from loans.schedule import add_months
+from loans.status_history import CLASSIFICATION, LIFECYCLE, on_day
 from loans.transitions import reclassify_loan
 from statemachines.enums import LoanState
 from tests.factories import make_loan
@@ -156,5 +157,19 @@ def test_replay_as_of_equals_stored_state_for_every_loan_every_day(engine, sessi
             if got != stored or replayed.result.problems:
                 mismatches.append((loan_no, day, stored, got, replayed.result.problems))
     assert mismatches == []
+    # the book-wide projection the reports read gives the same state and class on every day
+    assert {day: _projected(session, day) for day in snapshots} == snapshots
     # and today's replay agrees with the stored columns for every loan
     assert all(replay_loan(session, no).matches_stored for no in plan)
+
+
+def _projected(session: Session, day: date) -> dict[str, tuple[str, str]]:
+    from loans.models import Loan
+
+    state, risk = on_day(LIFECYCLE, day), on_day(CLASSIFICATION, day)
+    rows = session.exec(
+        select(Loan.loan_no, state.c.state, risk.c.state)
+        .join(state, state.c.loan_id == Loan.id)
+        .join(risk, risk.c.loan_id == Loan.id)
+    ).all()
+    return {no: (s, c) for no, s, c in rows}

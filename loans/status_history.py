@@ -1,0 +1,131 @@
+"""状态历史: the lifecycle state and the risk class each loan had, and for which business days —
+a projection of the loan's journal, written in the journal's own transaction (audit.projections),
+so that "which loans were 次级 on D" is one indexed range query over the whole book instead of a
+fold of every loan's chain.
+
+A row covers [valid_from, valid_to) in business dates; valid_to NULL is the loan's current state.
+As of D means at the end of D: of several moves on one day the last counts, and the earlier ones
+leave rows with valid_from = valid_to, which no date selects. The journal stays the authority:
+the migration that made this table derived it from the journal, and a test folds every loan's
+journal through the machines and compares (tests/loans/test_replay_book.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Column, Date, Index, String, Table, bindparam, insert, select, text, update
+from sqlalchemy.engine import Connection
+from sqlmodel import Field, SQLModel
+
+from audit import projections
+from loans.book import LOAN
+from loans.models import Loan
+
+LIFECYCLE = "loan_lifecycle"
+CLASSIFICATION = "risk_classification"
+MACHINES = (LIFECYCLE, CLASSIFICATION)
+
+
+class LoanStatusHistory(SQLModel, table=True):
+    __tablename__ = "loan_status_history"
+    __table_args__ = (
+        # at most one current row per loan and machine: a second open row is a bug, refused
+        Index(
+            "ux_loan_status_history_open",
+            "loan_id",
+            "machine",
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+            sqlite_where=text("valid_to IS NULL"),
+        ),
+        # as-of D over the book: machine, then the interval, carrying the state
+        Index(
+            "ix_loan_status_history_asof", "machine", "valid_from", "valid_to", "loan_id", "state"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: int = Field(foreign_key="loans.id", index=True)
+    machine: str = Field(sa_column=Column(String(40), nullable=False))
+    state: str = Field(sa_column=Column(String(40), nullable=False))
+    valid_from: date = Field(sa_column=Column(Date, nullable=False))
+    valid_to: date | None = Field(default=None, sa_column=Column(Date))
+
+
+HISTORY: Table = LoanStatusHistory.__table__  # type: ignore[attr-defined]
+_LOANS: Table = Loan.__table__  # type: ignore[attr-defined]
+_LOAN_ID = select(_LOANS.c.id).where(_LOANS.c.loan_no == bindparam("loan_no")).scalar_subquery()
+_CLOSE = (
+    update(HISTORY)
+    .where(
+        HISTORY.c.loan_id == _LOAN_ID,
+        HISTORY.c.machine == bindparam("m"),
+        HISTORY.c.valid_to.is_(None),
+    )
+    .values(valid_to=bindparam("closed_on", type_=Date))
+)
+_OPEN = insert(HISTORY).from_select(
+    ["loan_id", "machine", "state", "valid_from", "valid_to"],
+    select(
+        _LOANS.c.id,
+        bindparam("m", type_=String),
+        bindparam("state", type_=String),
+        bindparam("valid_from", type_=Date),
+        bindparam("valid_to", type_=Date),
+    ).where(_LOANS.c.loan_no == bindparam("loan_no")),
+)
+
+
+def moves_of(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], list[tuple[str, date]]]:
+    """The state moves among `rows`, per (loan number, machine), in chain order."""
+    moves: dict[tuple[str, str], list[tuple[str, date]]] = {}
+    for row in rows:
+        if (
+            row["aggregate_type"] == LOAN
+            and row["machine"] in MACHINES
+            and row["to_state"] is not None
+        ):
+            key = (row["aggregate_id"], row["machine"])
+            moves.setdefault(key, []).append((str(row["to_state"]), row["business_date"]))
+    return moves
+
+
+def project(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Close each moved loan's current row on the first move's date and add one row per move
+    (all but the last closed by the next move): two statements for any number of loans."""
+    moves = moves_of(rows)
+    if not moves:
+        return
+    closing = [
+        {"loan_no": no, "m": machine, "closed_on": seq[0][1]}
+        for (no, machine), seq in moves.items()
+    ]
+    opening = [
+        {
+            "loan_no": no,
+            "m": machine,
+            "state": state,
+            "valid_from": on,
+            "valid_to": seq[i + 1][1] if i + 1 < len(seq) else None,
+        }
+        for (no, machine), seq in moves.items()
+        for i, (state, on) in enumerate(seq)
+    ]
+    conn.execute(_CLOSE, closing)
+    conn.execute(_OPEN, opening)
+
+
+projections.register(project)
+
+
+def on_day(machine: str, on: date, name: str | None = None) -> Any:
+    """(loan_id, state) of every loan whose `machine` had a state at the end of `on`, as a
+    subquery to join: the one as-of rule every report uses."""
+    query = select(HISTORY.c.loan_id, HISTORY.c.state).where(
+        HISTORY.c.machine == machine,
+        HISTORY.c.valid_from <= on,
+        (HISTORY.c.valid_to.is_(None)) | (HISTORY.c.valid_to > on),
+    )
+    return query.subquery(name or f"{machine}_on")
