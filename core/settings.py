@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -130,6 +131,23 @@ class Settings(BaseSettings):
     overdue_bucket_bounds: tuple[int, ...] = Field(
         default=(30, 60, 90, 120, 150, 180),
         description="Upper days-past-due bound of M1..M6 (003); beyond the last: M6+.",
+    )
+    # Expected bad debt M = Σ Mi·Pi (003): Pi from the book's history once a bucket has this
+    # many loans whose outcome is known; before that, the configured rate of the bucket.
+    bad_debt_min_sample: int = Field(
+        default=30, ge=1, description="Loans with a known outcome before Pi comes from history."
+    )
+    bad_debt_rates: dict[str, str] = Field(
+        default={
+            "M1": "0.02",
+            "M2": "0.10",
+            "M3": "0.25",
+            "M4": "0.40",
+            "M5": "0.55",
+            "M6": "0.70",
+            "M6+": "0.90",
+        },  # fmt: skip
+        description="Pi per bucket while the book's history is too short (share, 0..1).",
     )
     # Business calendar (core/calendar.py): bank-loaded schedules and the "by the 20th" rule.
     calendar_data_dir: str | None = Field(
@@ -270,6 +288,24 @@ class Settings(BaseSettings):
                 f"(POSTLOAN_DB_POOL_SIZE + POSTLOAN_DB_MAX_OVERFLOW = "
                 f"{self.db_pool_size + self.db_max_overflow}): threads would wait for connections"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _bad_debt_rates_cover_the_buckets(self) -> Settings:
+        names = [f"M{i}" for i in range(1, len(self.overdue_bucket_bounds) + 1)]
+        names.append(f"{names[-1]}+" if names else "M1+")
+        missing = [n for n in names if n not in self.bad_debt_rates]
+        if missing:
+            raise ValueError(f"POSTLOAN_BAD_DEBT_RATES lacks a rate for {', '.join(missing)}")
+        for bucket, value in self.bad_debt_rates.items():
+            try:
+                share = Decimal(value)
+            except ArithmeticError:
+                share = Decimal(-1)
+            if not Decimal(0) <= share <= Decimal(1):
+                raise ValueError(
+                    f"POSTLOAN_BAD_DEBT_RATES[{bucket}] = {value!r} is not a share 0..1"
+                )
         return self
 
     @property

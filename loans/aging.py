@@ -97,6 +97,13 @@ def restructuring_observation(
     return Observation(start, count)
 
 
+def bucket_names(bounds: Sequence[int] | None = None) -> list[str]:
+    """Every bucket bucket_for can give, in order: M1..Mn, then Mn+."""
+    if bounds is None:
+        bounds = get_settings().overdue_bucket_bounds
+    return [*(f"M{i}" for i in range(1, len(bounds) + 1)), f"M{len(bounds)}+"]
+
+
 def bucket_for(dpd: int, bounds: Sequence[int] | None = None) -> str | None:
     """Overdue bucket (003): M1 1–30, M2 31–60, … M6 151–180, M6+ beyond; None when current.
 

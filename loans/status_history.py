@@ -21,7 +21,7 @@ from sqlmodel import Field, SQLModel
 
 from audit import projections
 from loans.book import LOAN
-from loans.models import Loan
+from loans.models import Loan, LoanBucketHistory
 
 LIFECYCLE = "loan_lifecycle"
 CLASSIFICATION = "risk_classification"
@@ -56,6 +56,7 @@ class LoanStatusHistory(SQLModel, table=True):
 
 HISTORY: Table = LoanStatusHistory.__table__  # type: ignore[attr-defined]
 _LOANS: Table = Loan.__table__  # type: ignore[attr-defined]
+BUCKETS: Table = LoanBucketHistory.__table__  # type: ignore[attr-defined]
 _LOAN_ID = select(_LOANS.c.id).where(_LOANS.c.loan_no == bindparam("loan_no")).scalar_subquery()
 _CLOSE = (
     update(HISTORY)
@@ -129,3 +130,14 @@ def on_day(machine: str, on: date, name: str | None = None) -> Any:
         (HISTORY.c.valid_to.is_(None)) | (HISTORY.c.valid_to > on),
     )
     return query.subquery(name or f"{machine}_on")
+
+
+def bucket_on_day(on: date, name: str = "bucket_on") -> Any:
+    """(loan_id, bucket) of every loan in arrears at the end of `on`, from the daily sweep's
+    bucket history ([entered_on, left_on), the same rule as above): what the sweep of that day
+    saw, so a payment valued earlier but recorded later does not move a past day's bucket."""
+    query = select(BUCKETS.c.loan_id, BUCKETS.c.bucket).where(
+        BUCKETS.c.entered_on <= on,
+        (BUCKETS.c.left_on.is_(None)) | (BUCKETS.c.left_on > on),
+    )
+    return query.subquery(name)

@@ -14,16 +14,10 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from core.errors import PermissionDeniedError, ValidationError
-from core.identity import Role
 from core.settings import Settings, get_settings
 from reports.collections import CollectionRow, collection_kpis
 from reports.inspections import CoverageRow, LateRow, late_inspections, onsite_coverage
-from tasks.access import Actor
-
-# Who reads the operations report: those who do or supervise post-loan work, and auditors.
-# Asset disposal takes over non-performing loans and is not assessed on inspections.
-READERS = frozenset(Role) - {Role.asset_disposal}
+from reports.scope import check_report_date
 
 
 @dataclass(frozen=True)
@@ -35,30 +29,6 @@ class OperationsReport:
     late: list[LateRow]
     coverage: list[CoverageRow]
     collections: list[CollectionRow]
-
-
-def report_scope(actor: Actor) -> list[str] | None:
-    """The org subtrees the actor's report covers (None: the whole bank, for auditors): a head,
-    risk manager, the committee or an administrator their unit's subtree; an account manager
-    their own branch (peers' figures included: the branch is assessed as a whole), plus the
-    branch of whoever they stand in for today."""
-    if not READERS & actor.me.roles:
-        raise PermissionDeniedError(
-            "贷后作业报表仅供客户经理、风险经理、负责人、评审委员会、审计和管理员查看 "
-            "(the operations report is for managers, heads, the committee, auditors and admins)"
-        )
-    return None if actor.read_only else sorted({p.org_path for p in actor.principals})
-
-
-def check_report_date(on: date, today: date) -> None:
-    """A report is of a day that has happened: after today nothing is known yet."""
-    if on > today:
-        raise ValidationError(
-            f"报表日期 {on} 不能晚于今天 {today} (the report date cannot be after today)",
-            errors=[{"field": "on", "message": f"不能晚于 {today} (not after {today})"}],
-            on=on.isoformat(),
-            today=today.isoformat(),
-        )
 
 
 def operations_report(

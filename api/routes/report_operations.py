@@ -16,7 +16,8 @@ from api.auth import ActorDep
 from api.deps import ClockDep, OneHopRoute, SessionDep
 from api.error_schema import error_responses
 from core.clock import Clock
-from reports.operations import OperationsReport, operations_report, report_csv, report_scope
+from reports.operations import OperationsReport, operations_report, report_csv
+from reports.scope import report_scope
 from tasks.access import Actor
 
 router = APIRouter(prefix="/reports", tags=["reports"], route_class=OneHopRoute)

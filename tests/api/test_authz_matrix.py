@@ -233,7 +233,7 @@ MATRIX: dict[str, list[Case]] = {
     # the journal's verification: auditors and administrators
     "GET /api/v1/audit/verify": [case("none", 403, auditor=200, admin=200)],
     # the operations report: everyone who does or supervises post-loan work, auditors; not the
-    # asset-disposal unit (reports/operations.py READERS), each over the subtree they see
+    # asset-disposal unit (reports/scope.py READERS), each over the subtree they see
     "GET /api/v1/reports/operations": [case("none", 200, disposal=403)],
     "GET /api/v1/reports/operations.csv": [case("none", 200, disposal=403)],
     "GET /reports/operations": [case("none", 200, disposal=403)],

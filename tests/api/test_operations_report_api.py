@@ -58,7 +58,7 @@ def test_account_manager_sees_own_branch_only(client, book):
 def test_asset_disposal_refused(client, book):
     response = client.get("/api/v1/reports/operations", headers=_headers(client, "disposal"))
     assert response.status_code == 403
-    assert response.json()["detail"]["message"].startswith("贷后作业报表仅供")
+    assert response.json()["detail"]["message"].startswith("报表仅供")
 
 
 @pytest.mark.parametrize("on", ["2026-04-01", "2026-02-30", "yesterday"])

@@ -1,0 +1,179 @@
+"""Roll rates between overdue buckets month over month (迁徙率/滚动率), and the expected bad debt
+M = Σ Mi·Pi (003): Mi the balance in bucket i on D, Pi the share of the loans that were ever in
+bucket i and whose outcome is known by D that ended as bad debt (written off, or classified 损失)
+rather than cured (back to current, or settled). A bucket with fewer known outcomes than the
+setting `bad_debt_min_sample` takes its configured rate instead (`bad_debt_rates`), and says so.
+
+All from the sweep's bucket history and the loans' status history on each date; balances by
+value date (loans.balances). Imports no web or Prefect library."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import Date, and_, case, func, literal, or_, select, union_all
+from sqlmodel import Session
+
+from core.settings import Settings
+from loans.models import Payment
+from loans.schedule import add_months
+from loans.status_history import (
+    BUCKETS,
+    CLASSIFICATION,
+    LIFECYCLE,
+    bucket_on_day,
+    on_day,
+)
+from reports.book_on import LOANS, scoped
+from reports.inspections import rate
+from statemachines.enums import LoanState, RiskClass
+
+PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
+MONTHS = 12
+
+
+@dataclass(frozen=True)
+class RollCell:
+    """Of the loans in `bucket` at the period's start, those in the next bucket or a worse one
+    at its end (a 31-day month can carry a loan across two 30-day buckets: it rolled forward)."""
+
+    bucket: str
+    next_bucket: str
+    count: int
+    balance_cents: int  # at the start
+    rolled_count: int
+    rolled_balance_cents: int  # their balance at the start
+    count_rate: Decimal | None
+    balance_rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class RollPeriod:
+    start: date
+    end: date
+    cells: list[RollCell]
+
+
+@dataclass(frozen=True)
+class BadDebtRow:
+    bucket: str
+    balance_cents: int  # Mi
+    bad: int  # loans ever in the bucket that ended as bad debt by D
+    cured: int
+    unresolved: int  # still in arrears on D: not counted either way
+    rate: Decimal  # Pi
+    from_history: bool  # False: the configured rate (too few known outcomes)
+    expected_cents: int  # Mi · Pi, to the cent
+
+
+def month_points(on: date, months: int = MONTHS) -> list[date]:
+    """The last day of each of the `months` months before D's, then D."""
+    first = on.replace(day=1)
+    ends = [add_months(first, 1 - k) - timedelta(days=1) for k in range(months, 0, -1)]
+    return [*ends, on]
+
+
+def roll_rates(
+    session: Session, on: date, org_paths: Sequence[str] | None, buckets: list[str]
+) -> list[RollPeriod]:
+    """Month over month for the twelve months up to D, from the first month the book existed."""
+    first_booked = session.scalar(select(func.min(LOANS.c.booked_on)))
+    if first_booked is None:
+        return []
+    points = [p for p in month_points(on) if p >= first_booked - timedelta(days=1)]
+    at = _buckets_at(session, points, org_paths)
+    periods = []
+    for start, end in zip(points, points[1:], strict=False):
+        before, after = at.get(start, {}), at.get(end, {})
+        cells = []
+        for bucket, following in zip(buckets, buckets[1:], strict=False):
+            held = [(loan, bal) for loan, (b, bal) in before.items() if b == bucket]
+            worse = set(buckets[buckets.index(following) :])
+            rolled = [(loan, bal) for loan, bal in held if after.get(loan, ("", 0))[0] in worse]
+            count, balance = len(held), sum(bal for _, bal in held)
+            r_count, r_balance = len(rolled), sum(bal for _, bal in rolled)
+            cells.append(RollCell(bucket, following, count, balance, r_count, r_balance,
+                                  rate(r_count, count), rate(r_balance, balance)))  # fmt: skip
+        periods.append(RollPeriod(start, end, cells))
+    return periods
+
+
+def _buckets_at(
+    session: Session, points: list[date], org_paths: Sequence[str] | None
+) -> dict[date, dict[int, tuple[str, int]]]:
+    """On each point: every loan in arrears then, its bucket and its balance then (one query)."""
+    if not points:
+        return {}
+    pts = union_all(*(select(literal(p, Date).label("d")) for p in points)).subquery("pts")
+    repaid = (
+        select(func.coalesce(func.sum(PAYMENTS.c.principal_applied_cents), 0))
+        .where(
+            PAYMENTS.c.loan_id == BUCKETS.c.loan_id,
+            PAYMENTS.c.allocated.is_(True),
+            PAYMENTS.c.value_date <= pts.c.d,
+        )
+        .scalar_subquery()
+    )
+    query = select(
+        pts.c.d, BUCKETS.c.loan_id, BUCKETS.c.bucket, LOANS.c.principal_cents - repaid
+    ).select_from(
+        pts.join(
+            BUCKETS,
+            and_(
+                BUCKETS.c.entered_on <= pts.c.d,
+                or_(BUCKETS.c.left_on.is_(None), BUCKETS.c.left_on > pts.c.d),
+            ),
+        ).join(LOANS, LOANS.c.id == BUCKETS.c.loan_id)
+    )
+    found: dict[date, dict[int, tuple[str, int]]] = {}
+    for day, loan_id, bucket, balance in session.exec(scoped(query, org_paths)).all():  # type: ignore[call-overload]
+        day = day if isinstance(day, date) else date.fromisoformat(str(day))
+        found.setdefault(day, {})[loan_id] = (bucket, int(balance))
+    return found
+
+
+def expected_bad_debt(
+    session: Session, on: date, balances: dict[str, int], settings: Settings
+) -> list[BadDebtRow]:
+    """M = Σ Mi·Pi on D; Pi from the whole bank's history (a model parameter, not the reader's
+    branch alone), Mi from the reader's book (`balances`, bucket → balance on D)."""
+    entered = (
+        select(BUCKETS.c.loan_id, BUCKETS.c.bucket)
+        .where(BUCKETS.c.entered_on <= on)
+        .distinct()
+        .subquery("entered")
+    )
+    life, risk, now = on_day(LIFECYCLE, on), on_day(CLASSIFICATION, on), bucket_on_day(on)
+    outcome = case(
+        (or_(life.c.state == LoanState.written_off.value, risk.c.state == RiskClass.loss.value),
+         "bad"),
+        (now.c.bucket.is_(None), "cured"),
+        else_="unresolved",
+    ).label("outcome")  # fmt: skip
+    query = (
+        select(entered.c.bucket, outcome, func.count())
+        .select_from(
+            entered.join(life, life.c.loan_id == entered.c.loan_id)
+            .join(risk, risk.c.loan_id == entered.c.loan_id)
+            .outerjoin(now, now.c.loan_id == entered.c.loan_id)
+        )
+        .group_by(entered.c.bucket, outcome)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for bucket, result, count in session.exec(query).all():  # type: ignore[call-overload]
+        counts.setdefault(bucket, {})[result] = count
+    rows = []
+    for bucket, balance in balances.items():
+        seen = counts.get(bucket, {})
+        bad, cured = seen.get("bad", 0), seen.get("cured", 0)
+        known = bad + cured
+        from_history = known >= settings.bad_debt_min_sample
+        share = rate(bad, known) if from_history else None
+        pi = share if share is not None else Decimal(settings.bad_debt_rates[bucket])
+        expected = int((Decimal(balance) * pi).quantize(Decimal(1), ROUND_HALF_UP))
+        rows.append(BadDebtRow(bucket, balance, bad, cured, seen.get("unresolved", 0), pi,
+                               from_history, expected))  # fmt: skip
+    return rows
