@@ -13,6 +13,7 @@ from statemachines.enums import LoanState, RiskClass
 LABELS: dict[str, tuple[str, str]] = {
     "app": ("贷后管理", "Post-loan management"),
     "loans": ("贷款台账", "Loan book"),
+    "reports": ("资产质量报表", "Portfolio report"),
     "loan": ("贷款", "Loan"),
     "loan_no": ("贷款编号", "Loan no."),
     "borrower": ("借款人", "Borrower"),

@@ -21,7 +21,17 @@ from api import (
 from api.body_limit import BodyLimit
 from api.deps import STATIC_DIR
 from api.operations_pages import router as operations_pages
-from api.routes import attachments, audit, auth, loans, report_operations, requests, tasks
+from api.portfolio_pages import router as portfolio_pages
+from api.routes import (
+    attachments,
+    audit,
+    auth,
+    loans,
+    report_operations,
+    report_portfolio,
+    requests,
+    tasks,
+)
 from forms import FORMS, json_schema
 
 app = FastAPI(
@@ -43,12 +53,14 @@ app.include_router(requests.router, prefix="/api/v1")
 app.include_router(attachments.router, prefix="/api/v1")
 app.include_router(audit.router, prefix="/api/v1")
 app.include_router(report_operations.router, prefix="/api/v1")
+app.include_router(report_portfolio.router, prefix="/api/v1")
 app.include_router(pages.router)
 app.include_router(task_pages.router)
 app.include_router(request_pages.router)
 app.include_router(replay_pages.router)
 app.include_router(docs_pages.router)
 app.include_router(operations_pages)
+app.include_router(portfolio_pages)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 app.mount(docs_pages.ASSETS_URL, docs_pages.ASSETS, name="docs-assets")
 

@@ -232,12 +232,19 @@ MATRIX: dict[str, list[Case]] = {
     "GET /api/v1/attachments/{sha256}": [case("attachment", 404, sees=200)],
     # the journal's verification: auditors and administrators
     "GET /api/v1/audit/verify": [case("none", 403, auditor=200, admin=200)],
-    # the operations report: everyone who does or supervises post-loan work, auditors; not the
-    # asset-disposal unit (reports/scope.py READERS), each over the subtree they see
+    # the operations and portfolio reports: everyone who does or supervises post-loan work,
+    # auditors; not the asset-disposal unit (reports/scope.py READERS), each over the subtree
+    # they see
     "GET /api/v1/reports/operations": [case("none", 200, disposal=403)],
     "GET /api/v1/reports/operations.csv": [case("none", 200, disposal=403)],
     "GET /reports/operations": [case("none", 200, disposal=403)],
     "GET /reports/operations/coverage.svg": [case("none", 200, disposal=403)],
+    "GET /api/v1/reports/portfolio": [case("none", 200, disposal=403)],
+    "GET /api/v1/reports/portfolio.csv": [case("none", 200, disposal=403)],
+    "GET /api/v1/reports/portfolio.xlsx": [case("none", 200, disposal=403)],
+    "GET /reports": [case("none", 200, disposal=403)],
+    "GET /reports/tiers.svg": [case("none", 200, disposal=403)],
+    "GET /reports/roll.svg": [case("none", 200, disposal=403)],
     "GET /api/v1/audit/export": [case("none", 403, auditor=200, admin=200)],  # CSV by default
 }
 
