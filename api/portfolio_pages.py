@@ -9,12 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.auth import ActorDep
-from api.deps import ClockDep, OneHopRoute, SessionDep, templates
+from api.deps import ClockDep, OneHopRoute, templates
 from api.i18n import language
 from api.i18n_portfolio import labels
 from api.pages import render
-from api.routes.report_operations import OnDate
-from api.routes.report_portfolio import SinceDate, build
+from api.routes.report_portfolio import ReportDep
 from reports.portfolio import PortfolioReport
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
@@ -29,14 +28,8 @@ def pct(value: object) -> str:
 
 @router.get("/reports", response_class=HTMLResponse)
 def portfolio_page(
-    request: Request,
-    session: SessionDep,
-    clock: ClockDep,
-    actor: ActorDep,
-    on: OnDate = None,
-    since: SinceDate = None,
+    request: Request, report: ReportDep, clock: ClockDep, actor: ActorDep
 ) -> Response:
-    report = build(session, clock, actor, on, since)
     lang = language(request)
     return render(
         request,
@@ -63,10 +56,7 @@ def tier_bars(r: PortfolioReport, lang: str) -> list[dict[str, object]]:
 
 
 @router.get("/reports/tiers.svg")
-def tiers_chart(
-    request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep, on: OnDate = None
-) -> Response:
-    report = build(session, clock, actor, on, None)
+def tiers_chart(request: Request, report: ReportDep) -> Response:
     lang = language(request)
     body = templates.get_template("portfolio_tiers.svg.j2").render(
         rows=tier_bars(report, lang), L=labels(lang), on=report.on, npl=pct(report.npl_ratio),
@@ -105,10 +95,7 @@ def roll_lines(r: PortfolioReport) -> tuple[list[dict[str, object]], list[dict[s
 
 
 @router.get("/reports/roll.svg")
-def roll_chart(
-    request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep, on: OnDate = None
-) -> Response:
-    report = build(session, clock, actor, on, None)
+def roll_chart(request: Request, report: ReportDep) -> Response:
     lines, ticks = roll_lines(report)
     body = templates.get_template("portfolio_roll.svg.j2").render(
         lines=lines, ticks=ticks, L=labels(language(request)), on=report.on,

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
@@ -16,11 +16,9 @@ from api.auth import ActorDep
 from api.deps import ClockDep, OneHopRoute, SessionDep
 from api.error_schema import error_responses
 from api.routes.report_operations import OnDate
-from core.clock import Clock
 from reports.portfolio import PortfolioReport, portfolio_report
 from reports.portfolio_export import report_csv, report_xlsx
 from reports.scope import report_scope
-from tasks.access import Actor
 
 router = APIRouter(prefix="/reports", tags=["reports"], route_class=OneHopRoute)
 
@@ -113,24 +111,27 @@ class PortfolioReportPublic(_Out):
 
 
 def build(
-    session: SessionDep, clock: Clock, actor: Actor, on: date | None, since: date | None
-) -> PortfolioReport:
-    scope = report_scope(actor)
-    today = clock.today()
-    return portfolio_report(session, on=on or today, today=today, since=since, org_paths=scope)
-
-
-@router.get(
-    "/portfolio", response_model=PortfolioReportPublic, responses=error_responses(401, 403, 422)
-)
-def read_portfolio_report(
     session: SessionDep,
     clock: ClockDep,
     actor: ActorDep,
     on: OnDate = None,
     since: SinceDate = None,
-) -> PortfolioReportPublic:
-    return PortfolioReportPublic.model_validate(build(session, clock, actor, on, since))
+) -> PortfolioReport:
+    """The report the request asks for, as the reader may see it (a dependency of every route
+    that shows it: the API, the downloads, the page and its charts)."""
+    scope = report_scope(actor)
+    today = clock.today()
+    return portfolio_report(session, on=on or today, today=today, since=since, org_paths=scope)
+
+
+ReportDep = Annotated[PortfolioReport, Depends(build)]
+
+
+@router.get(
+    "/portfolio", response_model=PortfolioReportPublic, responses=error_responses(401, 403, 422)
+)
+def read_portfolio_report(report: ReportDep) -> PortfolioReportPublic:
+    return PortfolioReportPublic.model_validate(report)
 
 
 def _download(report: PortfolioReport, body: str | bytes, suffix: str, media_type: str) -> Response:
@@ -146,14 +147,7 @@ def _download(report: PortfolioReport, body: str | bytes, suffix: str, media_typ
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}, **error_responses(401, 403, 422)},
 )
-def download_portfolio_csv(
-    session: SessionDep,
-    clock: ClockDep,
-    actor: ActorDep,
-    on: OnDate = None,
-    since: SinceDate = None,
-) -> Response:
-    report = build(session, clock, actor, on, since)
+def download_portfolio_csv(report: ReportDep) -> Response:
     return _download(report, report_csv(report), "csv", "text/csv; charset=utf-8")
 
 
@@ -162,12 +156,5 @@ def download_portfolio_csv(
     response_class=Response,
     responses={200: {"content": {XLSX: {}}}, **error_responses(401, 403, 422)},
 )
-def download_portfolio_xlsx(
-    session: SessionDep,
-    clock: ClockDep,
-    actor: ActorDep,
-    on: OnDate = None,
-    since: SinceDate = None,
-) -> Response:
-    report = build(session, clock, actor, on, since)
+def download_portfolio_xlsx(report: ReportDep) -> Response:
     return _download(report, report_xlsx(report), "xlsx", XLSX)
