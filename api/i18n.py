@@ -232,6 +232,12 @@ def language(request: Request) -> str:
     return "en" if lang == "en" else "zh"
 
 
+def in_language(table: dict[str, tuple[str, str]], lang: str) -> dict[str, str]:
+    """A page's own (Chinese, English) label table in the page's language."""
+    index = 1 if lang == "en" else 0
+    return {key: pair[index] for key, pair in table.items()}
+
+
 def translator(lang: str) -> Callable[[str], str]:
     index = 1 if lang == "en" else 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.i18n import in_language
 from statemachines.enums import LoanState, RiskClass
 
 PORTFOLIO_LABELS: dict[str, tuple[str, str]] = {
@@ -73,5 +74,4 @@ PORTFOLIO_LABELS |= {
 
 
 def labels(lang: str) -> dict[str, str]:
-    index = 1 if lang == "en" else 0
-    return {key: pair[index] for key, pair in PORTFOLIO_LABELS.items()}
+    return in_language(PORTFOLIO_LABELS, lang)

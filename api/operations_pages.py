@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.auth import ActorDep
 from api.deps import ClockDep, OneHopRoute, SessionDep, templates
-from api.i18n import language
+from api.i18n import in_language, language
 from api.pages import render
 from api.routes.report_operations import OnDate, build
 from reports.inspections import CoverageRow
@@ -69,8 +69,7 @@ LABELS: dict[str, tuple[str, str]] = {
 
 
 def _labels(lang: str) -> dict[str, str]:
-    index = 1 if lang == "en" else 0
-    return {key: pair[index] for key, pair in LABELS.items()}
+    return in_language(LABELS, lang)
 
 
 def _pct(value: object) -> str:
