@@ -4,7 +4,6 @@ position of each tampered entry, unanchored entries, keys and their rotation."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import text
@@ -13,31 +12,8 @@ from sqlmodel import Session
 from audit import anchor_keys, anchor_log, journal
 from audit.verify import verify_journal
 from core.settings import get_settings
+from tests.audit.chains import DAY, NOW, append_chain
 from tests.tamper import bypass_append_only
-
-NOW = datetime(2026, 3, 2, 1, 30, 15, tzinfo=UTC)
-DAY = date(2026, 3, 2)
-
-
-def _append(session: Session, agg: str, n: int) -> list[int]:
-    ids = []
-    for k in range(n):
-        e = journal.append(
-            session,
-            aggregate_type="loan",
-            aggregate_id=agg,
-            machine="m",
-            event=f"e{k}",
-            from_state=f"s{k}",
-            to_state=f"s{k + 1}",
-            actor="u:王",
-            now=NOW,
-            business_date=DAY,
-            payload={"金额": k},
-        )
-        ids.append(e.id or 0)
-    session.commit()
-    return ids
 
 
 def _anchor(session: Session) -> journal.DailyAnchor:
@@ -82,7 +58,7 @@ def _rewrite_db_anchors(session: Session) -> None:
 
 
 def test_anchors_are_signed_and_logged_outside_the_database(session, engine):
-    _append(session, "A", 2)
+    append_chain(session, "A", 2)
     anchor = _anchor(session)
     records = anchor_log.read()
     assert records == [anchor_log.record_of(anchor)]
@@ -96,7 +72,7 @@ def test_anchors_are_signed_and_logged_outside_the_database(session, engine):
 
 
 def test_edited_entry_named_by_position(session, engine):
-    ids = _append(session, "A", 3)
+    ids = append_chain(session, "A", 3)
     _anchor(session)
     bypass_append_only(session)
     session.exec(text("UPDATE journal SET reason = 'edited' WHERE id = :i").bindparams(i=ids[1]))
@@ -105,7 +81,7 @@ def test_edited_entry_named_by_position(session, engine):
 
 
 def test_deleted_entry_named_by_position(session, engine):
-    ids = _append(session, "A", 3)
+    ids = append_chain(session, "A", 3)
     _anchor(session)
     bypass_append_only(session)
     session.exec(text("DELETE FROM journal WHERE id = :i").bindparams(i=ids[1]))
@@ -115,7 +91,7 @@ def test_deleted_entry_named_by_position(session, engine):
 
 def test_inserted_entry_breaks_the_link_after_it(session, engine):
     """A forged entry slipped in as #2: the old #2, renumbered #3, no longer links to it."""
-    ids = _append(session, "A", 3)
+    ids = append_chain(session, "A", 3)
     _anchor(session)
     bypass_append_only(session)
     for i in reversed(ids[1:]):
@@ -140,7 +116,7 @@ def test_inserted_entry_breaks_the_link_after_it(session, engine):
 
 
 def test_reordered_entries_named_by_position(session, engine):
-    ids = _append(session, "A", 3)
+    ids = append_chain(session, "A", 3)
     _anchor(session)
     bypass_append_only(session)
     session.exec(text("UPDATE journal SET chain_seq = 99 WHERE id = :i").bindparams(i=ids[0]))
@@ -152,10 +128,10 @@ def test_reordered_entries_named_by_position(session, engine):
 
 
 def test_rewritten_chain_head_and_db_anchors_caught_by_the_signed_log(session, engine):
-    _append(session, "A", 3)
-    _append(session, "B", 2)
+    append_chain(session, "A", 3)
+    append_chain(session, "B", 2)
     _anchor(session)
-    _append(session, "A", 1)
+    append_chain(session, "A", 1)
     _anchor(session)
     bypass_append_only(session)
     session.exec(
@@ -181,9 +157,9 @@ def test_rewritten_chain_head_and_db_anchors_caught_by_the_signed_log(session, e
 
 
 def test_forged_anchor_row_reported(session, engine):
-    _append(session, "A", 2)
+    append_chain(session, "A", 2)
     _anchor(session)
-    _append(session, "A", 1)
+    append_chain(session, "A", 1)
     bypass_append_only(session)
     session.exec(
         text(
@@ -198,7 +174,7 @@ def test_forged_anchor_row_reported(session, engine):
 
 def test_deleted_external_record_reported(session, engine):
     for agg in ("A", "B", "C"):
-        _append(session, agg, 1)
+        append_chain(session, agg, 1)
         _anchor(session)
     path = Path(get_settings().anchor_log)
     lines = path.read_text().splitlines(keepends=True)
@@ -209,7 +185,7 @@ def test_deleted_external_record_reported(session, engine):
 
 
 def test_altered_external_record_fails_its_signature(session, engine):
-    _append(session, "A", 1)
+    append_chain(session, "A", 1)
     _anchor(session)
     path = Path(get_settings().anchor_log)
     record = json.loads(path.read_text())
@@ -220,7 +196,7 @@ def test_altered_external_record_fails_its_signature(session, engine):
 
 
 def test_unknown_signing_key_reported(session, engine):
-    _append(session, "A", 1)
+    append_chain(session, "A", 1)
     _anchor(session)
     for trusted in Path(get_settings().anchor_trusted_keys_dir).glob("*.pem"):
         trusted.unlink()  # the key that signed is no longer trusted
@@ -229,11 +205,11 @@ def test_unknown_signing_key_reported(session, engine):
 
 
 def test_rotated_key_old_anchors_still_verify(session, engine):
-    _append(session, "A", 1)
+    append_chain(session, "A", 1)
     first = _anchor(session)
     old, new = anchor_keys.rotate()
     assert old == first.key_id and new != old
-    _append(session, "B", 1)
+    append_chain(session, "B", 1)
     second = _anchor(session)
     assert second.key_id == new
     report = verify_journal(engine)
@@ -242,9 +218,9 @@ def test_rotated_key_old_anchors_still_verify(session, engine):
 
 
 def test_unanchored_entries_reported_with_their_range(session, engine):
-    _append(session, "A", 2)
+    append_chain(session, "A", 2)
     _anchor(session)
-    late = _append(session, "B", 3)
+    late = append_chain(session, "B", 3)
     report = verify_journal(engine)
     assert report.ok  # not a break: not yet protected
     assert (report.unanchored, report.unanchored_first, report.unanchored_last) == (
@@ -256,22 +232,22 @@ def test_unanchored_entries_reported_with_their_range(session, engine):
 
 
 def test_commit_failed_after_log_write_row_restored_next_time(session, engine):
-    _append(session, "A", 1)
+    append_chain(session, "A", 1)
     journal.anchor_day(session, DAY, now=NOW)
     session.rollback()  # the log has the record, the database does not
     # the signed record still protects entries already committed: the row alone is missing
     assert _kinds(engine) == [("anchor_missing", "2026-03-02 #1", None)]
-    _append(session, "B", 1)
+    append_chain(session, "B", 1)
     _anchor(session)
     report = verify_journal(engine)
     assert report.ok and report.signed_anchors == 2, report.summary()
 
 
 def test_missing_log_refuses_to_anchor(session, engine):
-    _append(session, "A", 1)
+    append_chain(session, "A", 1)
     _anchor(session)
     Path(get_settings().anchor_log).unlink()
-    _append(session, "B", 1)
+    append_chain(session, "B", 1)
     try:
         journal.anchor_day(session, DAY, now=NOW)
     except anchor_log.AnchorLogError as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from sqlalchemy import text
@@ -12,31 +12,8 @@ from sqlmodel import Session
 
 from audit import journal
 from audit.verify import verify_journal
+from tests.audit.chains import NOW, append_chain
 from tests.tamper import bypass_append_only
-
-NOW = datetime(2026, 3, 2, 1, 30, 15, 123456, tzinfo=UTC)
-
-
-def _append(session: Session, agg: str, n: int, day: date = date(2026, 3, 2)) -> list[int]:
-    ids = []
-    for k in range(n):
-        e = journal.append(
-            session,
-            aggregate_type="loan",
-            aggregate_id=agg,
-            machine="m",
-            event=f"e{k}",
-            from_state=f"s{k}",
-            to_state=f"s{k + 1}",
-            actor="u:王",
-            now=NOW,
-            business_date=day,
-            reason="原因 reason",
-            payload={"金额": 100, "when": date(2026, 1, 31), "nested": {"b": [1, 2]}},
-        )
-        ids.append(e.id or 0)
-    session.commit()
-    return ids
 
 
 def _verify(engine) -> object:
@@ -45,8 +22,8 @@ def _verify(engine) -> object:
 
 
 def test_append_links_chain_per_aggregate_and_verifies(session, engine):
-    _append(session, "A", 3)
-    _append(session, "B", 2)
+    append_chain(session, "A", 3)
+    append_chain(session, "B", 2)
     chain_a = journal.chain(session, "loan", "A")
     assert [e.chain_seq for e in chain_a] == [1, 2, 3]
     assert chain_a[0].prev_hash == journal.GENESIS
@@ -57,7 +34,7 @@ def test_append_links_chain_per_aggregate_and_verifies(session, engine):
 
 
 def test_verify_altered_payload_names_that_entry(session, engine):
-    ids = _append(session, "A", 3)
+    ids = append_chain(session, "A", 3)
     bypass_append_only(session)
     session.exec(text("UPDATE journal SET reason = 'edited' WHERE id = :i").bindparams(i=ids[1]))
     session.commit()
@@ -75,7 +52,7 @@ def test_verify_altered_payload_names_that_entry(session, engine):
 
 def test_verify_rehashed_entry_breaks_next_link(session, engine):
     """A forger who recomputes the altered entry's hash still breaks the following link."""
-    ids = _append(session, "A", 3)
+    ids = append_chain(session, "A", 3)
     entry = session.get(journal.JournalEntry, ids[0])
     entry.actor = "u:forger"
     entry.hash = journal.entry_hash(entry)
@@ -87,7 +64,7 @@ def test_verify_rehashed_entry_breaks_next_link(session, engine):
 
 
 def test_verify_deleted_middle_entry_reports_missing(session, engine):
-    ids = _append(session, "A", 3)
+    ids = append_chain(session, "A", 3)
     bypass_append_only(session)
     session.exec(text("DELETE FROM journal WHERE id = :i").bindparams(i=ids[1]))
     session.commit()
@@ -96,7 +73,7 @@ def test_verify_deleted_middle_entry_reports_missing(session, engine):
 
 
 def test_verify_deleted_tail_entry_caught_by_head(session, engine):
-    ids = _append(session, "A", 3)
+    ids = append_chain(session, "A", 3)
     bypass_append_only(session)
     session.exec(text("DELETE FROM journal WHERE id = :i").bindparams(i=ids[2]))
     session.commit()
@@ -105,7 +82,7 @@ def test_verify_deleted_tail_entry_caught_by_head(session, engine):
 
 
 def test_verify_deleted_tail_and_head_rewritten_caught_by_anchor(session, engine):
-    ids = _append(session, "A", 3)
+    ids = append_chain(session, "A", 3)
     journal.anchor_day(session, date(2026, 3, 2), now=NOW)
     session.commit()
     second = session.get(journal.JournalEntry, ids[1])
@@ -121,10 +98,10 @@ def test_verify_deleted_tail_and_head_rewritten_caught_by_anchor(session, engine
 
 
 def test_anchor_later_entries_do_not_disturb_earlier_anchor(session, engine):
-    _append(session, "A", 2)
+    append_chain(session, "A", 2)
     journal.anchor_day(session, date(2026, 3, 2), now=NOW)
     session.commit()
-    _append(session, "A", 2, day=date(2026, 3, 1))  # even back-dated
+    append_chain(session, "A", 2, day=date(2026, 3, 1))  # even back-dated
     report = _verify(engine)
     assert report.ok and report.anchors == 1
 
@@ -132,10 +109,10 @@ def test_anchor_later_entries_do_not_disturb_earlier_anchor(session, engine):
 def test_anchor_again_the_same_day_covers_what_was_written_since(session, engine):
     """The issue's reproduction: anchor, then more work the same day; the second anchor covers
     the new entries (it used to say the day was already anchored)."""
-    _append(session, "A", 2)
+    append_chain(session, "A", 2)
     first = journal.anchor_day(session, date(2026, 3, 2), now=NOW)
     session.commit()
-    ids = _append(session, "B", 3)
+    ids = append_chain(session, "B", 3)
     second = journal.anchor_day(session, date(2026, 3, 2), now=NOW)
     session.commit()
     assert (second.first_entry_id, second.last_entry_id, second.chains) == (
@@ -162,7 +139,7 @@ def test_anchor_again_the_same_day_covers_what_was_written_since(session, engine
 
 def test_an_anchor_removed_from_the_middle_is_reported(session, engine):
     for agg in ("A", "B", "C"):
-        _append(session, agg, 1)
+        append_chain(session, agg, 1)
         journal.anchor_day(session, date(2026, 3, 2), now=NOW)
         session.commit()
     bypass_append_only(session)
@@ -177,10 +154,10 @@ def test_anchor_reads_only_the_entries_since_the_last_anchor(session, engine):
     """Anchoring costs what was written since the last anchor, not the whole journal."""
     from sqlalchemy import event
 
-    _append(session, "A", 50)
+    append_chain(session, "A", 50)
     journal.anchor_day(session, date(2026, 3, 2), now=NOW)
     session.commit()
-    _append(session, "B", 1)
+    append_chain(session, "B", 1)
     statements: list[tuple[str, object]] = []
     listen = lambda conn, cur, stmt, params, ctx, many: statements.append((stmt, params))  # noqa: E731
     event.listen(engine, "before_cursor_execute", listen)
@@ -194,7 +171,7 @@ def test_anchor_reads_only_the_entries_since_the_last_anchor(session, engine):
 
 
 def test_verify_head_without_entries_reports_missing(session, engine):
-    _append(session, "A", 1)
+    append_chain(session, "A", 1)
     bypass_append_only(session)
     session.exec(text("DELETE FROM journal"))
     session.commit()
@@ -206,7 +183,7 @@ def test_anchor_waits_for_inflight_append_stays_valid(engine):
     """An append holding a lower id, committed after the anchor was asked for, must not make
     the anchor look broken."""
     with Session(engine) as s:
-        _append(s, "A", 1)
+        append_chain(s, "A", 1)
     slow = Session(engine)
     errors: list[BaseException] = []
 
@@ -247,7 +224,7 @@ def test_anchor_waits_for_inflight_append_stays_valid(engine):
 
 
 def test_append_many_same_chain_as_append_verifies(session, engine):
-    _append(session, "A", 2)  # existing chain
+    append_chain(session, "A", 2)  # existing chain
     items = [
         {
             "aggregate_type": "loan",
