@@ -18,6 +18,7 @@ from sqlalchemy import Date, and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
 
 from core.settings import Settings
+from loans.aging import bucket_names
 from loans.models import Payment
 from loans.schedule import add_months
 from loans.status_history import (
@@ -172,8 +173,18 @@ def expected_bad_debt(
         known = bad + cured
         from_history = known >= settings.bad_debt_min_sample
         share = rate(bad, known) if from_history else None
-        pi = share if share is not None else Decimal(settings.bad_debt_rates[bucket])
+        pi = share if share is not None else configured_rate(bucket, settings)
         expected = int((Decimal(balance) * pi).quantize(Decimal(1), ROUND_HALF_UP))
         rows.append(BadDebtRow(bucket, balance, bad, cured, seen.get("unresolved", 0), pi,
                                from_history, expected))  # fmt: skip
     return rows
+
+
+def configured_rate(bucket: str, settings: Settings) -> Decimal:
+    """The configured Pi of a bucket. The settings give one for every bucket the current bounds
+    make (checked at start-up); a bucket the history holds from other bounds takes the rate of
+    the worst configured bucket — the cautious reading."""
+    rates = settings.bad_debt_rates
+    if bucket in rates:
+        return Decimal(rates[bucket])
+    return Decimal(rates[bucket_names(settings.overdue_bucket_bounds)[-1]])

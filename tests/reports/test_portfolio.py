@@ -148,3 +148,17 @@ def test_dates_are_checked(book):
         _report(book, on=date(2025, 7, 11))
     with pytest.raises(ValidationError, match="迁徙起始日"):
         _report(book, since=D)
+
+
+def test_a_bucket_from_older_bounds_takes_the_worst_configured_rate(book):
+    # the bounds were once longer: the history holds an M7 the current settings do not make
+    from loans.book import get_loan
+    from loans.models import LoanBucketHistory
+
+    book.add(LoanBucketHistory(loan_id=get_loan(book, "A2").id, bucket="M7",
+                               entered_on=date(2025, 6, 1)))  # fmt: skip
+    book.commit()
+    r = _report(book)
+    assert r.overdue["M7"]["car"].count == 1
+    rows = {b.bucket: b for b in r.bad_debt}
+    assert rows["M7"].rate == Decimal("0.90") and not rows["M7"].from_history
