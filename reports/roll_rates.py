@@ -18,7 +18,6 @@ from sqlalchemy import Date, and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
 
 from core.settings import Settings
-from loans.aging import bucket_names
 from loans.models import Payment
 from loans.schedule import add_months
 from loans.status_history import (
@@ -181,10 +180,10 @@ def expected_bad_debt(
 
 
 def configured_rate(bucket: str, settings: Settings) -> Decimal:
-    """The configured Pi of a bucket. The settings give one for every bucket the current bounds
-    make (checked at start-up); a bucket the history holds from other bounds takes the rate of
-    the worst configured bucket — the cautious reading."""
+    """The configured Pi of a bucket; a bucket with no rate of its own (the bounds were changed
+    without the rates, or the history holds a bucket of older bounds) takes the highest rate
+    configured — the cautious reading, and the report says the rate is configured."""
     rates = settings.bad_debt_rates
     if bucket in rates:
         return Decimal(rates[bucket])
-    return Decimal(rates[bucket_names(settings.overdue_bucket_bounds)[-1]])
+    return max((Decimal(v) for v in rates.values()), default=Decimal(1))

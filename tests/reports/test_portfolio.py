@@ -150,7 +150,7 @@ def test_dates_are_checked(book):
         _report(book, since=D)
 
 
-def test_a_bucket_from_older_bounds_takes_the_worst_configured_rate(book):
+def test_a_bucket_without_a_rate_takes_the_highest_configured_rate(book):
     # the bounds were once longer: the history holds an M7 the current settings do not make
     from loans.book import get_loan
     from loans.models import LoanBucketHistory
