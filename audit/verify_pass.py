@@ -31,7 +31,7 @@ CHAIN_SQL = text(
     f"SELECT {', '.join(COLS)} FROM journal WHERE aggregate_type = :t AND aggregate_id = :i "
     "ORDER BY chain_seq"
 )
-_SORT = orjson.OPT_SORT_KEYS
+_loads, _dumps = orjson.loads, orjson.dumps
 _sha = hashlib.sha256
 
 
@@ -74,36 +74,9 @@ class PassResult:
 
 
 def _wall(value: Any) -> str:
-    if isinstance(value, str):  # SQLite: "YYYY-MM-DD HH:MM:SS.ffffff", written in UTC
-        if len(value) == 26 and value[10] == " ":
-            return f"{value[:10]}T{value[11:]}+00:00"
-        value = datetime.fromisoformat(value)
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return str(aware.astimezone(UTC).isoformat(timespec="microseconds"))
-
-
-def fast_hash(r: tuple[Any, ...]) -> str:
-    """The entry's hash by orjson; equal to `row_hash` for every ordinary entry."""
-    day, payload = r[8], r[13]
-    body = {
-        "actor": r[10],
-        "aggregate_id": r[2],
-        "aggregate_type": r[1],
-        "business_date": day if isinstance(day, str) else day.isoformat(),
-        "chain_seq": r[3],
-        "event": r[5],
-        "form_kind": r[14],
-        "from_state": r[6],
-        "machine": r[4],
-        "on_behalf_of": r[11],
-        "payload": orjson.loads(payload) if isinstance(payload, str) else payload,
-        "prev_hash": r[16],
-        "reason": r[12],
-        "schema_hash": r[15],
-        "to_state": r[7],
-        "wall_time": _wall(r[9]),
-    }
-    return _sha(orjson.dumps(body, option=_SORT)).hexdigest()
 
 
 def defined_hash(r: tuple[Any, ...]) -> str:
@@ -119,8 +92,34 @@ def defined_hash(r: tuple[Any, ...]) -> str:
 
 
 def hash_matches(r: tuple[Any, ...]) -> bool:
+    """Whether the entry's stored hash is its content's. First by orjson, equal to `row_hash`
+    for every ordinary entry (one call a row: this runs a million times a pass). The body is
+    built in sorted key order and dumped as is: payloads are written with sorted keys
+    (`audit.journal.jsonable`), so sorting again would only cost time; one stored otherwise
+    misses here and is hashed by the definition."""
     try:
-        if fast_hash(r) == r[17]:
+        payload, wall = r[13], r[9]
+        body = {
+            "actor": r[10],
+            "aggregate_id": r[2],
+            "aggregate_type": r[1],
+            "business_date": r[8],  # SQLite's text, or a date (orjson writes it ISO)
+            "chain_seq": r[3],
+            "event": r[5],
+            "form_kind": r[14],
+            "from_state": r[6],
+            "machine": r[4],
+            "on_behalf_of": r[11],
+            "payload": _loads(payload) if isinstance(payload, str) else payload,
+            "prev_hash": r[16],
+            "reason": r[12],
+            "schema_hash": r[15],
+            "to_state": r[7],
+            "wall_time": f"{wall[:10]}T{wall[11:]}+00:00"
+            if isinstance(wall, str) and len(wall) == 26 and wall[10] == " "  # SQLite's, UTC
+            else _wall(wall),
+        }
+        if _sha(_dumps(body)).hexdigest() == r[17]:
             return True
     except (TypeError, ValueError, orjson.JSONDecodeError):
         pass
@@ -187,28 +186,38 @@ def run(
     disordered: set[tuple[str, str]] = set()
     start = (0, GENESIS)
     k, in_w = 0, {}  # the window the pass is in (or next reaches), and its chains' heads
+    lo, hi = (windows[0].first, windows[0].last) if windows else (anchored_upto, anchored_upto)
     for page in pages:
         out.entries += len(page)
         for r in page:
             eid, seq, key = r[0], r[3], (r[1], r[2])
             last_seq, prev = state.get(key, start)
-            if seq <= last_seq:
+            if seq > last_seq:  # the state is the chain's highest seq so far
+                if not (seq == last_seq + 1 and r[16] == prev and check(r)):
+                    found.setdefault(key, []).append(_judge(r, last_seq, prev, check))
+                head = state[key] = (seq, r[17])
+            else:
                 disordered.add(key)
-            elif not (seq == last_seq + 1 and r[16] == prev and check(r)):
-                found.setdefault(key, []).append(_judge(r, last_seq, prev, check))
-            state[key] = (seq, r[17])
-            if eid > anchored_upto:
-                out.unanchored += 1
-                if out.unanchored_first is None:
-                    out.unanchored_first = eid
-                out.unanchored_last = eid
-                continue
-            while k < len(windows) and eid > windows[k].last:
-                _digest(windows[k], in_w)
-                k, in_w = k + 1, {}
-            if k < len(windows) and eid > windows[k].first:
-                head = in_w.get(key)
-                if head is None or seq > head[0]:
+                head = None
+            if eid > hi:  # past the window (once a window), or unanchored
+                if eid > anchored_upto:
+                    out.unanchored += 1
+                    if out.unanchored_first is None:
+                        out.unanchored_first = eid
+                    out.unanchored_last = eid
+                    continue
+                while k < len(windows) and eid > windows[k].last:
+                    _digest(windows[k], in_w)
+                    k, in_w = k + 1, {}
+                lo, hi = (
+                    (windows[k].first, windows[k].last)
+                    if k < len(windows)
+                    else (anchored_upto,) * 2
+                )
+            if eid > lo:  # in window k: its heads are each chain's highest seq in it
+                if head is not None:
+                    in_w[key] = head
+                elif (held := in_w.get(key)) is None or seq > held[0]:
                     in_w[key] = (seq, r[17])
     for window in windows[k:]:
         _digest(window, in_w)
