@@ -26,11 +26,26 @@ from audit.journal import GENESIS, row_hash, window_digest
 COLS = ("id", "aggregate_type", "aggregate_id", "chain_seq", "machine", "event", "from_state",
         "to_state", "business_date", "wall_time", "actor", "on_behalf_of", "reason", "payload",
         "form_kind", "schema_hash", "prev_hash", "hash")  # fmt: skip
-ROWS_SQL = f"SELECT {', '.join(COLS)} FROM journal ORDER BY id"
-CHAIN_SQL = text(
-    f"SELECT {', '.join(COLS)} FROM journal WHERE aggregate_type = :t AND aggregate_id = :i "
-    "ORDER BY chain_seq"
-)
+# On Postgres the dates and the payload come as the text SQLite stores (the wall time in UTC, in
+# SQLite's format): the driver builds no date, datetime or dict a row, and the hash takes its
+# fast path on both databases.
+_AS_TEXT = {
+    "business_date": "to_char(business_date, 'YYYY-MM-DD')",
+    "wall_time": "to_char(wall_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+    "payload": "payload::text",
+}
+
+
+def select_sql(dialect: str) -> str:
+    """The pass's columns (COLS, in order) from the journal, as that database gives them best."""
+    pg = dialect == "postgresql"
+    return f"SELECT {', '.join(_AS_TEXT.get(c, c) if pg else c for c in COLS)} FROM journal"
+
+
+def rows_sql(dialect: str) -> str:
+    return f"{select_sql(dialect)} ORDER BY id"
+
+
 _loads, _dumps = orjson.loads, orjson.dumps
 _sha = hashlib.sha256
 
@@ -98,25 +113,25 @@ def hash_matches(r: tuple[Any, ...]) -> bool:
     (`audit.journal.jsonable`), so sorting again would only cost time; one stored otherwise
     misses here and is hashed by the definition."""
     try:
-        payload, wall = r[13], r[9]
+        wall = r[9]
         body = {
             "actor": r[10],
             "aggregate_id": r[2],
             "aggregate_type": r[1],
-            "business_date": r[8],  # SQLite's text, or a date (orjson writes it ISO)
+            "business_date": r[8],  # text on both databases (select_sql)
             "chain_seq": r[3],
             "event": r[5],
             "form_kind": r[14],
             "from_state": r[6],
             "machine": r[4],
             "on_behalf_of": r[11],
-            "payload": _loads(payload) if isinstance(payload, str) else payload,
+            "payload": _loads(r[13]),
             "prev_hash": r[16],
             "reason": r[12],
             "schema_hash": r[15],
             "to_state": r[7],
             "wall_time": f"{wall[:10]}T{wall[11:]}+00:00"
-            if isinstance(wall, str) and len(wall) == 26 and wall[10] == " "  # SQLite's, UTC
+            if isinstance(wall, str) and len(wall) == 26 and wall[10] == " "  # UTC
             else _wall(wall),
         }
         if _sha(_dumps(body)).hexdigest() == r[17]:
@@ -129,15 +144,15 @@ def hash_matches(r: tuple[Any, ...]) -> bool:
 def rows(conn: Connection, page: int = 20_000) -> Iterator[list[Any]]:
     """The journal in id order, in pages of driver tuples, on the connection's own transaction
     (a server-side cursor on Postgres: memory stays one page whatever the journal holds). Id order
-    is the table's own order (SQLite's rowid, Postgres's primary key): no sort, no lookup of each
-    row through the chain index, which is what reading in chain order cost."""
+    is the order the table was appended in (SQLite's rowid; Postgres's primary key over pages in
+    order): no sort and no jump through the chain index a row, which reading in chain order cost."""
     raw: Any = conn.connection.driver_connection
     conn.exec_driver_sql("SELECT 1")  # the transaction (and its snapshot) has begun
     cursor = (
         raw.cursor(name="postloan_verify") if conn.dialect.name == "postgresql" else raw.cursor()
     )
     try:
-        cursor.execute(ROWS_SQL)
+        cursor.execute(rows_sql(conn.dialect.name))
         while batch := cursor.fetchmany(page):
             yield batch
     finally:
@@ -146,7 +161,11 @@ def rows(conn: Connection, page: int = 20_000) -> Iterator[list[Any]]:
 
 def chain_rows(conn: Connection, aggregate_type: str, aggregate_id: str) -> list[Any]:
     """One chain in chain order (for a chain whose ids do not follow its sequence)."""
-    return [tuple(r) for r in conn.execute(CHAIN_SQL, {"t": aggregate_type, "i": aggregate_id})]
+    sql = f"{select_sql(conn.dialect.name)} WHERE aggregate_type = :t AND aggregate_id = :i"
+    found = conn.execute(
+        text(f"{sql} ORDER BY chain_seq"), {"t": aggregate_type, "i": aggregate_id}
+    )
+    return [tuple(r) for r in found]
 
 
 def _judge(r: tuple[Any, ...], last_seq: int, prev: str, check: Callable[..., bool]) -> Finding:
