@@ -168,7 +168,7 @@ def chain_rows(conn: Connection, aggregate_type: str, aggregate_id: str) -> list
     return [tuple(r) for r in found]
 
 
-def _judge(r: tuple[Any, ...], last_seq: int, prev: str, check: Callable[..., bool]) -> Finding:
+def _judge(r: tuple[Any, ...], last_seq: int, prev: str) -> Finding:
     """What is wrong with an entry that does not simply extend its chain (last_seq, prev)."""
     t, i, seq, eid, expected = r[1], r[2], r[3], r[0], last_seq + 1
     if seq != expected:
@@ -213,7 +213,7 @@ def run(
             last_seq, prev = state.get(key, start)
             if seq > last_seq:  # the state is the chain's highest seq so far
                 if not (seq == last_seq + 1 and r[16] == prev and check(r)):
-                    found.setdefault(key, []).append(_judge(r, last_seq, prev, check))
+                    found.setdefault(key, []).append(_judge(r, last_seq, prev))
                 head = state[key] = (seq, r[17])
             else:
                 disordered.add(key)
@@ -265,7 +265,7 @@ def _rejudge(chain: list[Any], check: Callable[..., bool]) -> tuple[list[Finding
     findings, last = [], (0, GENESIS)
     for r in chain:
         if not (r[3] == last[0] + 1 and r[16] == last[1] and check(r)):
-            findings.append(_judge(r, *last, check))
+            findings.append(_judge(r, *last))
         last = (r[3], r[17])
     return findings, last
 
