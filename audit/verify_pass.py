@@ -1,6 +1,5 @@
-"""One pass over the journal in id order: every link and hash, every head, and the digest of
-every anchor window, computed as the rows stream by (cost linear in the journal, one query; a
-chain whose ids do not follow its sequence costs one more, for that chain).
+"""One pass over the journal, chain by chain: every link and hash, every head, and the digest of
+every anchor window, computed as the rows stream by (cost linear in the journal, one query).
 
 Rows are read as plain driver tuples (no ORM objects, no type processing). Each entry's hash is
 first recomputed with orjson; only when that differs from the stored hash is it recomputed by the
@@ -12,20 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from audit.journal import GENESIS, row_hash, window_digest
+from audit.journal import GENESIS, row_hash
 
 COLS = ("id", "aggregate_type", "aggregate_id", "chain_seq", "machine", "event", "from_state",
         "to_state", "business_date", "wall_time", "actor", "on_behalf_of", "reason", "payload",
         "form_kind", "schema_hash", "prev_hash", "hash")  # fmt: skip
+_loads, _dumps = orjson.loads, orjson.dumps
+_sha = hashlib.sha256
+
+
 # On Postgres the dates and the payload come as the text SQLite stores (the wall time in UTC, in
 # SQLite's format): the driver builds no date, datetime or dict a row, and the hash takes its
 # fast path on both databases.
@@ -43,11 +46,7 @@ def select_sql(dialect: str) -> str:
 
 
 def rows_sql(dialect: str) -> str:
-    return f"{select_sql(dialect)} ORDER BY id"
-
-
-_loads, _dumps = orjson.loads, orjson.dumps
-_sha = hashlib.sha256
+    return f"{select_sql(dialect)} ORDER BY aggregate_type, aggregate_id, chain_seq"
 
 
 @dataclass(frozen=True)
@@ -86,6 +85,7 @@ class PassResult:
     unanchored: int = 0
     unanchored_first: int | None = None
     unanchored_last: int | None = None
+    in_python_order: bool = True  # False: window digests must be recomputed by sorting
 
 
 def _wall(value: Any) -> str:
@@ -142,10 +142,8 @@ def hash_matches(r: tuple[Any, ...]) -> bool:
 
 
 def rows(conn: Connection, page: int = 20_000) -> Iterator[list[Any]]:
-    """The journal in id order, in pages of driver tuples, on the connection's own transaction
-    (a server-side cursor on Postgres: memory stays one page whatever the journal holds). Id order
-    is the order the table was appended in (SQLite's rowid; Postgres's primary key over pages in
-    order): no sort and no jump through the chain index a row, which reading in chain order cost."""
+    """The journal in chain order, in pages of driver tuples, on the connection's own transaction
+    (a server-side cursor on Postgres: memory stays one page whatever the journal holds)."""
     raw: Any = conn.connection.driver_connection
     conn.exec_driver_sql("SELECT 1")  # the transaction (and its snapshot) has begun
     cursor = (
@@ -159,120 +157,80 @@ def rows(conn: Connection, page: int = 20_000) -> Iterator[list[Any]]:
         cursor.close()
 
 
-def chain_rows(conn: Connection, aggregate_type: str, aggregate_id: str) -> list[Any]:
-    """One chain in chain order (for a chain whose ids do not follow its sequence)."""
-    sql = f"{select_sql(conn.dialect.name)} WHERE aggregate_type = :t AND aggregate_id = :i"
-    found = conn.execute(
-        text(f"{sql} ORDER BY chain_seq"), {"t": aggregate_type, "i": aggregate_id}
-    )
-    return [tuple(r) for r in found]
-
-
-def _judge(r: tuple[Any, ...], last_seq: int, prev: str) -> Finding:
-    """What is wrong with an entry that does not simply extend its chain (last_seq, prev)."""
-    t, i, seq, eid, expected = r[1], r[2], r[3], r[0], last_seq + 1
-    if seq != expected:
-        return Finding(t, i, expected, None, "missing",
-                       f"第 {expected} 条记录缺失 (entry #{expected} is missing; next is "
-                       f"#{seq})")  # fmt: skip
-    if r[16] != prev:
-        return Finding(t, i, seq, eid, "relinked",
-                       "前一哈希与上一条记录不符 (prev_hash does not match the previous "
-                       "entry's hash)")  # fmt: skip
-    return Finding(t, i, seq, eid, "altered",
-                   "内容与其哈希不符 (the stored content no longer matches its hash)")  # fmt: skip
-
-
 def run(
     pages: Iterator[list[Any]],
     heads: dict[tuple[str, str], tuple[int, str]],
     windows: list[Window],
     anchored_upto: int,
-    reread: Callable[[str, str], list[Any]],
     check: Callable[[tuple[Any, ...]], bool] = hash_matches,
 ) -> PassResult:
-    """Check every chain; fill each window's digest (windows: disjoint, in id order).
-
-    Rows come in id order, each chain's state (last seq, last hash) kept by key, and findings
-    are reported chain by chain in key order, as a pass in chain order would. A chain whose ids
-    do not follow its sequence (only a rewrite does that) is read again in chain order by
-    `reread` and judged from those rows. A window's heads are the highest seq of each chain among
-    its ids, whatever order they came in, digested when the pass leaves the window.
-    """
+    """Check every chain; fill each window's digest (windows: disjoint, in id order)."""
     out = PassResult()
-    state: dict[tuple[str, str], tuple[int, str]] = {}
-    found: dict[tuple[str, str], list[Finding]] = {}
-    disordered: set[tuple[str, str]] = set()
-    start = (0, GENESIS)
-    k, in_w = 0, {}  # the window the pass is in (or next reaches), and its chains' heads
-    lo, hi = (windows[0].first, windows[0].last) if windows else (anchored_upto, anchored_upto)
+    found = out.findings.append
+    ends = [w.last for w in windows]
+    hashers = [_sha((w.prev_digest or GENESIS).encode()) for w in windows]
+    start = windows[0].first if windows else 0
+    cur_t: str | None = None
+    cur_i: str | None = None
+    expected, prev, last_seq, last_hash = 1, GENESIS, 0, ""
+    chain_w: dict[int, tuple[int, str]] = {}
+    lo, hi, w = 0, -1, -1  # ids in (lo, hi] belong to window w (-1: none)
+
+    def close() -> None:
+        if cur_t is None or cur_i is None:
+            return
+        head = heads.pop((cur_t, cur_i), None)
+        if head is None or head != (last_seq, last_hash):
+            found(Finding(cur_t, cur_i, last_seq + 1, None, "missing",
+                          "链在记录的链头之前结束，其后的记录被删除 (the chain ends before its "
+                          f"recorded head #{head[0] if head else '?'}: entries after it were "
+                          "deleted)"))  # fmt: skip
+        for k, (s, h) in chain_w.items():
+            hashers[k].update(f"\n{cur_t}:{cur_i}:{s}:{h}".encode())
+        chain_w.clear()
+
     for page in pages:
-        out.entries += len(page)
         for r in page:
-            eid, seq, key = r[0], r[3], (r[1], r[2])
-            last_seq, prev = state.get(key, start)
-            if seq > last_seq:  # the state is the chain's highest seq so far
-                if not (seq == last_seq + 1 and r[16] == prev and check(r)):
-                    found.setdefault(key, []).append(_judge(r, last_seq, prev))
-                head = state[key] = (seq, r[17])
-            else:
-                disordered.add(key)
-                head = None
-            if eid > hi:  # past the window (once a window), or unanchored
-                if eid > anchored_upto:
-                    out.unanchored += 1
-                    if out.unanchored_first is None:
-                        out.unanchored_first = eid
+            out.entries += 1
+            eid, t, i, seq = r[0], r[1], r[2], r[3]
+            if i != cur_i or t != cur_t:
+                close()
+                if cur_t is not None and (t, i) < (cur_t, cur_i):
+                    out.in_python_order = False
+                cur_t, cur_i, expected, prev = t, i, 1, GENESIS
+                out.chains += 1
+            if seq != expected:
+                found(Finding(t, i, expected, None, "missing",
+                              f"第 {expected} 条记录缺失 (entry #{expected} is missing; next is "
+                              f"#{seq})"))  # fmt: skip
+            elif r[16] != prev:
+                found(Finding(t, i, seq, eid, "relinked",
+                              "前一哈希与上一条记录不符 (prev_hash does not match the previous "
+                              "entry's hash)"))  # fmt: skip
+            elif not check(r):
+                found(Finding(t, i, seq, eid, "altered",
+                              "内容与其哈希不符 (the stored content no longer matches its "
+                              "hash)"))  # fmt: skip
+            expected, prev, last_seq, last_hash = seq + 1, r[17], seq, r[17]
+            if eid > anchored_upto:
+                out.unanchored += 1
+                if out.unanchored_first is None or eid < out.unanchored_first:
+                    out.unanchored_first = eid
+                if out.unanchored_last is None or eid > out.unanchored_last:
                     out.unanchored_last = eid
-                    continue
-                while k < len(windows) and eid > windows[k].last:
-                    _digest(windows[k], in_w)
-                    k, in_w = k + 1, {}
-                lo, hi = (
-                    (windows[k].first, windows[k].last)
-                    if k < len(windows)
-                    else (anchored_upto,) * 2
-                )
-            if eid > lo:  # in window k: its heads are each chain's highest seq in it
-                if head is not None:
-                    in_w[key] = head
-                elif (held := in_w.get(key)) is None or seq > held[0]:
-                    in_w[key] = (seq, r[17])
-    for window in windows[k:]:
-        _digest(window, in_w)
-        in_w = {}
-    for key in sorted(disordered):
-        found[key], state[key] = _rejudge(reread(*key), check)
-    for key, last in state.items():
-        head = heads.pop(key, None)
-        if head is None or head != last:
-            found.setdefault(key, []).append(
-                Finding(key[0], key[1], last[0] + 1, None, "missing",
-                        "链在记录的链头之前结束，其后的记录被删除 (the chain ends before its "
-                        f"recorded head #{head[0] if head else '?'}: entries after it were "
-                        "deleted)"))  # fmt: skip
-    out.chains = len(state)
-    out.findings = [f for key in sorted(found) for f in found[key]]
+            elif not lo < eid <= hi:
+                k = bisect_left(ends, eid)
+                if eid <= start or k == len(ends) or eid <= windows[k].first:
+                    lo, hi, w = eid - 1, eid, -1  # between or before windows: one id at a time
+                else:
+                    lo, hi, w = windows[k].first, windows[k].last, k
+            if w >= 0 and lo < eid <= hi:
+                chain_w[w] = (seq, r[17])
+    close()
     for t, i in sorted(heads):
-        out.findings.append(Finding(t, i, 1, None, "missing",
-                            "链头存在但其全部记录都已消失 (a chain head exists but all its "
-                            "entries are gone)"))  # fmt: skip
+        found(Finding(t, i, 1, None, "missing",
+                      "链头存在但其全部记录都已消失 (a chain head exists but all its entries are "
+                      "gone)"))  # fmt: skip
+    for window, hasher in zip(windows, hashers, strict=True):
+        window.digest = hasher.hexdigest()
     return out
-
-
-def _rejudge(chain: list[Any], check: Callable[..., bool]) -> tuple[list[Finding], tuple[int, str]]:
-    """A chain's findings and last (seq, hash) from its rows in chain order."""
-    findings, last = [], (0, GENESIS)
-    for r in chain:
-        if not (r[3] == last[0] + 1 and r[16] == last[1] and check(r)):
-            findings.append(_judge(r, *last))
-        last = (r[3], r[17])
-    return findings, last
-
-
-def _digest(window: Window, heads: dict[tuple[str, str], tuple[int, str]]) -> None:
-    """The window's digest. Each type is made one object (the driver gives a new string a row):
-    sorting the heads then compares equal types by identity, a third of the time it took."""
-    one: dict[str, str] = {}
-    heads_in = [(one.setdefault(t, t), i, *h) for (t, i), h in heads.items()]
-    window.digest = window_digest(window.prev_digest, heads_in)
