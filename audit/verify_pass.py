@@ -25,9 +25,28 @@ from audit.journal import GENESIS, row_hash
 COLS = ("id", "aggregate_type", "aggregate_id", "chain_seq", "machine", "event", "from_state",
         "to_state", "business_date", "wall_time", "actor", "on_behalf_of", "reason", "payload",
         "form_kind", "schema_hash", "prev_hash", "hash")  # fmt: skip
-ROWS_SQL = f"SELECT {', '.join(COLS)} FROM journal ORDER BY aggregate_type, aggregate_id, chain_seq"
-_SORT = orjson.OPT_SORT_KEYS
+_loads, _dumps = orjson.loads, orjson.dumps
 _sha = hashlib.sha256
+
+
+# On Postgres the dates and the payload come as the text SQLite stores (the wall time in UTC, in
+# SQLite's format): the driver builds no date, datetime or dict a row, and the hash takes its
+# fast path on both databases.
+_AS_TEXT = {
+    "business_date": "to_char(business_date, 'YYYY-MM-DD')",
+    "wall_time": "to_char(wall_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+    "payload": "payload::text",
+}
+
+
+def select_sql(dialect: str) -> str:
+    """The pass's columns (COLS, in order) from the journal, as that database gives them best."""
+    pg = dialect == "postgresql"
+    return f"SELECT {', '.join(_AS_TEXT.get(c, c) if pg else c for c in COLS)} FROM journal"
+
+
+def rows_sql(dialect: str) -> str:
+    return f"{select_sql(dialect)} ORDER BY aggregate_type, aggregate_id, chain_seq"
 
 
 @dataclass(frozen=True)
@@ -70,36 +89,9 @@ class PassResult:
 
 
 def _wall(value: Any) -> str:
-    if isinstance(value, str):  # SQLite: "YYYY-MM-DD HH:MM:SS.ffffff", written in UTC
-        if len(value) == 26 and value[10] == " ":
-            return f"{value[:10]}T{value[11:]}+00:00"
-        value = datetime.fromisoformat(value)
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return str(aware.astimezone(UTC).isoformat(timespec="microseconds"))
-
-
-def fast_hash(r: tuple[Any, ...]) -> str:
-    """The entry's hash by orjson; equal to `row_hash` for every ordinary entry."""
-    day, payload = r[8], r[13]
-    body = {
-        "actor": r[10],
-        "aggregate_id": r[2],
-        "aggregate_type": r[1],
-        "business_date": day if isinstance(day, str) else day.isoformat(),
-        "chain_seq": r[3],
-        "event": r[5],
-        "form_kind": r[14],
-        "from_state": r[6],
-        "machine": r[4],
-        "on_behalf_of": r[11],
-        "payload": orjson.loads(payload) if isinstance(payload, str) else payload,
-        "prev_hash": r[16],
-        "reason": r[12],
-        "schema_hash": r[15],
-        "to_state": r[7],
-        "wall_time": _wall(r[9]),
-    }
-    return _sha(orjson.dumps(body, option=_SORT)).hexdigest()
 
 
 def defined_hash(r: tuple[Any, ...]) -> str:
@@ -115,8 +107,34 @@ def defined_hash(r: tuple[Any, ...]) -> str:
 
 
 def hash_matches(r: tuple[Any, ...]) -> bool:
+    """Whether the entry's stored hash is its content's. First by orjson, equal to `row_hash`
+    for every ordinary entry (one call a row: this runs a million times a pass). The body is
+    built in sorted key order and dumped as is: payloads are written with sorted keys
+    (`audit.journal.jsonable`), so sorting again would only cost time; one stored otherwise
+    misses here and is hashed by the definition."""
     try:
-        if fast_hash(r) == r[17]:
+        wall = r[9]
+        body = {
+            "actor": r[10],
+            "aggregate_id": r[2],
+            "aggregate_type": r[1],
+            "business_date": r[8],  # text on both databases (select_sql)
+            "chain_seq": r[3],
+            "event": r[5],
+            "form_kind": r[14],
+            "from_state": r[6],
+            "machine": r[4],
+            "on_behalf_of": r[11],
+            "payload": _loads(r[13]),
+            "prev_hash": r[16],
+            "reason": r[12],
+            "schema_hash": r[15],
+            "to_state": r[7],
+            "wall_time": f"{wall[:10]}T{wall[11:]}+00:00"
+            if isinstance(wall, str) and len(wall) == 26 and wall[10] == " "  # UTC
+            else _wall(wall),
+        }
+        if _sha(_dumps(body)).hexdigest() == r[17]:
             return True
     except (TypeError, ValueError, orjson.JSONDecodeError):
         pass
@@ -132,7 +150,7 @@ def rows(conn: Connection, page: int = 20_000) -> Iterator[list[Any]]:
         raw.cursor(name="postloan_verify") if conn.dialect.name == "postgresql" else raw.cursor()
     )
     try:
-        cursor.execute(ROWS_SQL)
+        cursor.execute(rows_sql(conn.dialect.name))
         while batch := cursor.fetchmany(page):
             yield batch
     finally:

@@ -157,7 +157,7 @@ def _append_chunks(session: Session, items: list[dict[str, Any]], now: datetime,
 
 def floor(engine: Engine) -> tuple[float, int]:
     """The same rows by raw SQL in the same order, each row's text hashed once."""
-    from audit.verify_pass import ROWS_SQL
+    from audit.verify_pass import rows_sql
 
     started = time.perf_counter()
     n = 0
@@ -166,7 +166,7 @@ def floor(engine: Engine) -> tuple[float, int]:
         conn.exec_driver_sql("SELECT 1")
         pg = engine.dialect.name == "postgresql"
         cursor = raw.cursor(name="bench_floor") if pg else raw.cursor()
-        cursor.execute(ROWS_SQL)
+        cursor.execute(rows_sql(engine.dialect.name))
         sha = hashlib.sha256
         while batch := cursor.fetchmany(20_000):
             for r in batch:

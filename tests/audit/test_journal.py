@@ -81,6 +81,25 @@ def test_verify_deleted_tail_entry_caught_by_head(session, engine):
     assert (first.chain_seq, first.kind) == (3, "missing")
 
 
+def test_verify_judges_a_chain_whose_ids_were_shuffled_in_chain_order(session, engine):
+    """The pass reads in id order; a chain whose ids no longer follow its sequence (the hash
+    does not cover the id) is judged in chain order all the same: intact, then one alteration."""
+    ids = _append(session, "A", 3)
+    _append(session, "B", 2)
+    bypass_append_only(session)
+    for old, new in ((ids[0], -1), (ids[2], ids[0]), (-1, ids[2])):
+        session.exec(text("UPDATE journal SET id = :n WHERE id = :o").bindparams(n=new, o=old))
+    session.commit()
+    report = _verify(engine)
+    assert report.ok and (report.chains, report.entries) == (2, 5), report.summary()
+    bypass_append_only(session)
+    session.exec(text("UPDATE journal SET reason = 'edited' WHERE id = :i").bindparams(i=ids[0]))
+    session.commit()
+    assert [(b.aggregate_id, b.chain_seq, b.entry_id, b.kind) for b in _verify(engine).breaks] == [
+        ("A", 3, ids[0], "altered")
+    ]
+
+
 def test_verify_deleted_tail_and_head_rewritten_caught_by_anchor(session, engine):
     ids = append_chain(session, "A", 3)
     journal.anchor_day(session, date(2026, 3, 2), now=NOW)
