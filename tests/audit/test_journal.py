@@ -82,10 +82,10 @@ def test_verify_deleted_tail_entry_caught_by_head(session, engine):
 
 
 def test_verify_judges_a_chain_whose_ids_were_shuffled_in_chain_order(session, engine):
-    """The pass reads in id order; a chain whose ids no longer follow its sequence (the hash
-    does not cover the id) is judged in chain order all the same: intact, then one alteration."""
-    ids = _append(session, "A", 3)
-    _append(session, "B", 2)
+    """A chain whose ids no longer follow its sequence (the hash does not cover the id) is judged
+    in chain order all the same: intact, then one alteration, reported with its id."""
+    ids = append_chain(session, "A", 3)
+    append_chain(session, "B", 2)
     bypass_append_only(session)
     for old, new in ((ids[0], -1), (ids[2], ids[0]), (-1, ids[2])):
         session.exec(text("UPDATE journal SET id = :n WHERE id = :o").bindparams(n=new, o=old))
