@@ -14,15 +14,15 @@ the driver directly; its totals are checked against the report's. Goal: the repo
 Builds a throw-away database (a temp SQLite file, or Postgres `postloan_bench_reports_<random>`),
 migrates it, seeds the demo org, books one loan through `open_loan` and copies its row to N loans
 (bulk Core inserts: products and the demo branches mixed, booked on the first of each month over
-two and a half years), three
-allocated payments a loan valued over the months after booking, overdue bucket history on ~8% of
-the loans (M1.. M6+, some cured, some still in arrears on D). Every state move is a journal entry
-written by `audit.journal.append_many` in business-date order (the moves in weekly batches), so the status history
-the report reads is the production projection's (audit.projections → loans.status_history): each
-loan's opening entries, the sweep's mark_overdue/cure, reclassifications (关注/次级/可疑/损失, some
-upgraded back), write-offs and settlements, each an event its machine's transition table allows.
-The loans' current columns are set to where the journal leaves them. Postgres gets VACUUM ANALYZE
-after the load (the steady state autovacuum keeps); SQLite is left as the app leaves it.
+two and a half years), three allocated payments a loan valued over the months after booking,
+overdue bucket history on ~8% of the loans (M1 .. M6+, some cured, some still in arrears on D).
+Every state move is a journal entry written by `audit.journal.append_many` in business-date order
+(the moves in weekly batches), so the status history the report reads is the production
+projection's (audit.projections → loans.status_history): each loan's opening entries, the sweep's
+mark_overdue/cure, reclassifications (关注/次级/可疑/损失, some upgraded back), write-offs and
+settlements, each an event its machine's transition table allows. The loans' current columns are
+set to where the journal leaves them. Postgres gets VACUUM ANALYZE after the load (the steady
+state autovacuum keeps); SQLite is left as the app leaves it (no ANALYZE).
 """
 
 from __future__ import annotations
