@@ -44,6 +44,17 @@ class LoanStatusHistory(SQLModel, table=True):
         Index(
             "ix_loan_status_history_asof", "machine", "valid_from", "valid_to", "loan_id", "state"
         ),
+        # as-of D of one loan joined from another table (the second machine, the loans): without
+        # it SQLite's planner, which has no statistics, ranges over the index above for every
+        # loan (quadratic in the book); with it each loan is one seek
+        Index(
+            "ix_loan_status_history_loan_asof",
+            "loan_id",
+            "machine",
+            "valid_from",
+            "valid_to",
+            "state",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
