@@ -9,6 +9,8 @@ PORTFOLIO_LABELS: dict[str, tuple[str, str]] = {
     "title": ("资产质量报表", "Portfolio report"),
     "on": ("报表日期", "Report date"),
     "since": ("迁徙起始日", "Migration from"),
+    "scope": ("范围", "Scope"),
+    "whole_bank": ("全行", "the whole bank"),
     "show": ("查看", "Show"),
     "csv": ("下载 CSV", "Download CSV"),
     "xlsx": ("下载 Excel", "Download Excel"),

@@ -15,6 +15,7 @@ from api.i18n_portfolio import labels
 from api.pages import render
 from api.routes.report_portfolio import ReportDep
 from reports.portfolio import PortfolioReport
+from reports.scope import report_scope
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
 SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"}
@@ -34,7 +35,14 @@ def portfolio_page(
     return render(
         request,
         "portfolio_report.html.j2",
-        {"r": report, "L": labels(lang), "pct": pct, "actor": actor, "today": clock.today()},
+        {
+            "r": report,
+            "L": labels(lang),
+            "pct": pct,
+            "actor": actor,
+            "today": clock.today(),
+            "scope": report_scope(actor),
+        },  # fmt: skip
     )
 
 

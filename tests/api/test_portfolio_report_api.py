@@ -48,6 +48,8 @@ def test_account_manager_sees_own_branch_only(client, book):
                       headers=_headers(client, "am_sh1")).json()  # fmt: skip
     assert body["total"] == {"count": 1, "balance_cents": 60_000 * Y}  # A7 only
     assert body["products"] == ["student"]
+    page = client.get("/reports", params=ON, headers=_headers(client, "am_sh1"))
+    assert "范围: SH01." in page.text
 
 
 def test_asset_disposal_refused(client, book):
@@ -104,8 +106,10 @@ def test_page_chinese_first_and_english(client, book):
     ):
         assert text in zh.text
     assert "/reports/tiers.svg?on=2025-06-30" in zh.text
+    assert "范围: 全行" in zh.text  # the auditor: the whole bank
     en = client.get("/reports", params={**ON, "lang": "en"})
     assert "Portfolio report" in en.text and "NPL ratio" in en.text
+    assert "Scope: the whole bank" in en.text
     assert "不良贷款率" not in en.text
 
 
