@@ -128,3 +128,14 @@ def test_charts_are_svg_with_their_own_csp(client, book, chart):
     assert "<svg" in response.text and "<script" not in response.text
     assert "style=" not in response.text
     assert ("次级" if chart == "tiers" else "M3→M4") in response.text
+
+
+@pytest.mark.parametrize("path", ["/api/v1/reports/portfolio", "/api/v1/reports/portfolio.xlsx",
+                                  "/reports", "/reports/tiers.svg", "/reports/roll.svg"])  # fmt: skip
+def test_a_date_before_the_book_began_is_an_empty_report(client, book, path):
+    response = client.get(path, params={"on": "1990-06-30", "since": "1900-01-01"})
+    assert response.status_code == 200
+    if path == "/api/v1/reports/portfolio":
+        body = response.json()
+        assert body["total"] == {"count": 0, "balance_cents": 0} and body["npl_ratio"] is None
+        assert body["roll"] == [] and body["expected_bad_debt_cents"] == 0
