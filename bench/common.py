@@ -1,9 +1,18 @@
-"""What the benchmarks share: a loan-card check's valid form, a free local port, a percentile."""
+"""What the benchmarks share: a loan-card check's valid form, a free local port, a percentile, a
+throw-away database."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
 
 LOAN_CARD = {
     "retrieved_on": "2026-12-01",
@@ -27,3 +36,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def throwaway_database(db: str, pg_url: str, prefix: str, keep: bool) -> Iterator[tuple[str, Path]]:
+    """A database for one bench run, migrated to head and named in POSTLOAN_DATABASE_URL: a
+    SQLite file in a temp folder, or a new Postgres database `<prefix><random>` dropped after
+    the run unless `keep`. Yields its URL and the temp folder (for keys, logs …)."""
+    from core.settings import get_settings
+    from migrations import upgrade
+
+    outside = Path(tempfile.mkdtemp(prefix=prefix))
+    name = f"{prefix}{secrets.token_hex(4)}"
+    admin = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    if db == "sqlite":
+        url = f"sqlite:///{outside / 'bench.db'}"
+    else:
+        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["POSTLOAN_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    try:
+        upgrade(url)
+        yield url, outside
+    finally:
+        if db == "postgres" and not keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -21,20 +21,16 @@ import argparse
 import hashlib
 import os
 import random
-import secrets
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import insert, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bench.common import pct
+from bench.common import pct, throwaway_database
 
 START = date(2026, 1, 5)
 GOALS = {"events_per_s": 200_000.0, "replay_p95_ms": 10.0}
@@ -207,35 +203,24 @@ def main() -> None:
     args = ap.parse_args()
     from core.db import make_engine
     from core.settings import get_settings
-    from migrations import upgrade
 
-    outside = Path(tempfile.mkdtemp(prefix="postloan_bench_replay_"))
-    os.environ["POSTLOAN_ANCHOR_KEY_FILE"] = str(outside / "anchor_key.pem")
-    os.environ["POSTLOAN_ANCHOR_TRUSTED_KEYS_DIR"] = str(outside / "trusted")
-    os.environ["POSTLOAN_ANCHOR_LOG"] = str(outside / "anchor_log.jsonl")
-    name = f"postloan_bench_replay_{secrets.token_hex(4)}"
-    admin = make_url(args.pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    if args.db == "sqlite":
-        url = f"sqlite:///{outside / 'bench.db'}"
-    else:
-        url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["POSTLOAN_DATABASE_URL"] = url
-    get_settings.cache_clear()
-    engine = make_engine(url)
-    try:
-        t0 = time.perf_counter()
-        upgrade(url)
-        numbers, written, branch_path = build(engine, args.entries, args.loans, args.days)
-        print(f"{args.db}: {written:,} journal entries on {len(numbers):,} loans, "
-              f"built in {time.perf_counter() - t0:.0f} s ({url if args.keep else 'temp'})")  # fmt: skip
-        report(engine, numbers, args, [branch_path])
-    finally:
-        engine.dispose()
-        if args.db == "postgres" and not args.keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(args.db, args.pg_url, "postloan_bench_replay_", args.keep) as (
+        url,
+        outside,
+    ):
+        os.environ["POSTLOAN_ANCHOR_KEY_FILE"] = str(outside / "anchor_key.pem")
+        os.environ["POSTLOAN_ANCHOR_TRUSTED_KEYS_DIR"] = str(outside / "trusted")
+        os.environ["POSTLOAN_ANCHOR_LOG"] = str(outside / "anchor_log.jsonl")
+        get_settings.cache_clear()
+        engine = make_engine(url)
+        try:
+            t0 = time.perf_counter()
+            numbers, written, branch_path = build(engine, args.entries, args.loans, args.days)
+            print(f"{args.db}: {written:,} journal entries on {len(numbers):,} loans, "
+                  f"built in {time.perf_counter() - t0:.0f} s ({url if args.keep else 'temp'})")  # fmt: skip
+            report(engine, numbers, args, [branch_path])
+        finally:
+            engine.dispose()
 
 
 def report(

@@ -28,20 +28,15 @@ state autovacuum keeps); SQLite is left as the app leaves it (no ANALYZE).
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import psycopg
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bench.common import throwaway_database
 from bench.report_book import D, build
 
 GOAL_S = 2.0  # seconds for the report page of 1,000,000 loans
@@ -89,26 +84,10 @@ def timed(runs: int, fn: Callable[[], Any]) -> tuple[list[float], Any]:
     return out, result
 
 
-def tiers_query(session: Session, org_paths: list[str] | None) -> list[Any]:
-    """The five tiers / overdue query exactly as portfolio_report builds it."""
-    from reports.book_on import book_on
-
-    book = book_on(D, org_paths)
-    return session.exec(  # type: ignore[call-overload]
-        select(
-            book.c.product,
-            book.c.risk_class,
-            book.c.bucket,
-            func.count(),
-            func.coalesce(func.sum(book.c.balance_cents), 0),
-        ).group_by(book.c.product, book.c.risk_class, book.c.bucket)
-    ).all()
-
-
 def report(engine: Engine, runs: int, part_runs: int, branch_path: str) -> None:
     from core.settings import get_settings
     from loans.aging import bucket_names
-    from reports.portfolio import default_since, migration_matrix, portfolio_report
+    from reports.portfolio import book_groups, default_since, migration_matrix, portfolio_report
     from reports.roll_rates import expected_bad_debt, roll_rates
 
     settings = get_settings()
@@ -143,7 +122,7 @@ def report(engine: Engine, runs: int, part_runs: int, branch_path: str) -> None:
         since = default_since(D)
         overdue = {b: c.balance_cents for b, c in result.overdue_total.items()}
         parts: list[tuple[str, Callable[[Session], Any]]] = [
-            ("five tiers / overdue", lambda s, p=paths: tiers_query(s, p)),
+            ("five tiers / overdue", lambda s, p=paths: book_groups(s, D, p)),
             ("migration matrix", lambda s, p=paths, a=since: migration_matrix(s, a, D, p)),
             ("roll rates", lambda s, p=paths: roll_rates(s, D, p, buckets)),
             ("expected bad debt", lambda s, o=overdue: expected_bad_debt(s, D, o, settings)),
@@ -164,39 +143,23 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the bench database")
     args = ap.parse_args()
     from core.db import make_engine
-    from core.settings import get_settings
-    from migrations import upgrade
 
-    outside = Path(tempfile.mkdtemp(prefix="postloan_bench_reports_"))
-    name = f"postloan_bench_reports_{secrets.token_hex(4)}"
-    admin = make_url(args.pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    if args.db == "sqlite":
-        url = f"sqlite:///{outside / 'bench.db'}"
-    else:
-        url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["POSTLOAN_DATABASE_URL"] = url
-    get_settings.cache_clear()
-    engine = make_engine(url)
-    try:
-        t0 = time.perf_counter()
-        upgrade(url)
-        stats, branch_path = build(engine, args.loans)
-        print(f"{args.db}: {args.loans:,} loans, {stats['payments']:,} payments, "
-              f"{stats['bucket_rows']:,} bucket rows on {stats['bucket_loans']:,} loans, "
-              f"{stats['entries']:,} journal entries, built in {time.perf_counter() - t0:.0f} s "
-              f"(loans {stats['loans_s']:.0f} s, payments+buckets {stats['payments_s']:.0f} s, "
-              f"journal+projection {stats['journal_s']:.0f} s"
-              + (f", VACUUM ANALYZE {stats['vacuum_s']:.0f} s" if "vacuum_s" in stats else "")
-              + f") ({url if args.keep else 'temp'})")  # fmt: skip
-        print("moves: " + ", ".join(f"{k} {v:,}" for k, v in sorted(stats["moves"].items())))
-        report(engine, args.runs, args.part_runs, branch_path)
-    finally:
-        engine.dispose()
-        if args.db == "postgres" and not args.keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(args.db, args.pg_url, "postloan_bench_reports_", args.keep) as (url, _):
+        engine = make_engine(url)
+        try:
+            t0 = time.perf_counter()
+            stats, branch_path = build(engine, args.loans)
+            print(f"{args.db}: {args.loans:,} loans, {stats['payments']:,} payments, "
+                  f"{stats['bucket_rows']:,} bucket rows on {stats['bucket_loans']:,} loans, "
+                  f"{stats['entries']:,} journal entries, built in {time.perf_counter() - t0:.0f} s "
+                  f"(loans {stats['loans_s']:.0f} s, payments+buckets {stats['payments_s']:.0f} s, "
+                  f"journal+projection {stats['journal_s']:.0f} s"
+                  + (f", VACUUM ANALYZE {stats['vacuum_s']:.0f} s" if "vacuum_s" in stats else "")
+                  + f") ({url if args.keep else 'temp'})")  # fmt: skip
+            print("moves: " + ", ".join(f"{k} {v:,}" for k, v in sorted(stats["moves"].items())))
+            report(engine, args.runs, args.part_runs, branch_path)
+        finally:
+            engine.dispose()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlmodel import Session
@@ -112,16 +113,7 @@ def portfolio_report(
     check_since(since, on)
     settings = settings or get_settings()
     buckets = bucket_names(settings.overdue_bucket_bounds)
-    book = book_on(on, org_paths)
-    grouped = session.exec(  # type: ignore[call-overload]
-        select(
-            book.c.product,
-            book.c.risk_class,
-            book.c.bucket,
-            func.count(),
-            func.coalesce(func.sum(book.c.balance_cents), 0),
-        ).group_by(book.c.product, book.c.risk_class, book.c.bucket)
-    ).all()
+    grouped = book_groups(session, on, org_paths)
     by_class = {c: Cell() for c in CLASSES}
     overdue: dict[str, dict[str, Cell]] = {b: {} for b in buckets}
     total = Cell()
@@ -168,6 +160,21 @@ def portfolio_report(
             session, on, {b: c.balance_cents for b, c in overdue_total.items()}, settings
         ),
     )
+
+
+def book_groups(session: Session, on: date, org_paths: Sequence[str] | None) -> list[Any]:
+    """(product, risk class, bucket, count, balance) of the book on D: the one pass over the
+    book the tiers, the overdue matrix and Mi are summed from."""
+    book = book_on(on, org_paths)
+    return session.exec(  # type: ignore[call-overload,no-any-return]
+        select(
+            book.c.product,
+            book.c.risk_class,
+            book.c.bucket,
+            func.count(),
+            func.coalesce(func.sum(book.c.balance_cents), 0),
+        ).group_by(book.c.product, book.c.risk_class, book.c.bucket)
+    ).all()
 
 
 def migration_matrix(
