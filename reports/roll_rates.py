@@ -18,7 +18,7 @@ from sqlalchemy import Date, and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
 
 from core.settings import Settings
-from loans.balances import repayments_of
+from loans.models import Payment
 from loans.schedule import add_months
 from loans.status_history import (
     BUCKETS,
@@ -31,6 +31,7 @@ from reports.book_on import LOANS, scoped
 from reports.inspections import rate
 from statemachines.enums import LoanState, RiskClass
 
+PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
 MONTHS = 12
 
 
@@ -103,27 +104,34 @@ def roll_rates(
 def _buckets_at(
     session: Session, points: list[date], org_paths: Sequence[str] | None
 ) -> dict[date, dict[int, tuple[str, int]]]:
-    """On each point: every loan in arrears then, its bucket and its balance then — one query
-    for the buckets, one for those loans' repayments (cumulated once, read at every point)."""
+    """On each point: every loan in arrears then, its bucket and its balance then (one query)."""
     if not points:
         return {}
     pts = union_all(*(select(literal(p, Date).label("d")) for p in points)).subquery("pts")
-    covers = and_(
-        BUCKETS.c.entered_on <= pts.c.d,
-        or_(BUCKETS.c.left_on.is_(None), BUCKETS.c.left_on > pts.c.d),
+    repaid = (
+        select(func.coalesce(func.sum(PAYMENTS.c.principal_applied_cents), 0))
+        .where(
+            PAYMENTS.c.loan_id == BUCKETS.c.loan_id,
+            PAYMENTS.c.allocated.is_(True),
+            PAYMENTS.c.value_date <= pts.c.d,
+        )
+        .scalar_subquery()
     )
     query = select(
-        pts.c.d, BUCKETS.c.loan_id, BUCKETS.c.bucket, LOANS.c.principal_cents
-    ).select_from(pts.join(BUCKETS, covers).join(LOANS, LOANS.c.id == BUCKETS.c.loan_id))
-    in_window = select(BUCKETS.c.loan_id).where(
-        BUCKETS.c.entered_on <= points[-1],
-        or_(BUCKETS.c.left_on.is_(None), BUCKETS.c.left_on > points[0]),
+        pts.c.d, BUCKETS.c.loan_id, BUCKETS.c.bucket, LOANS.c.principal_cents - repaid
+    ).select_from(
+        pts.join(
+            BUCKETS,
+            and_(
+                BUCKETS.c.entered_on <= pts.c.d,
+                or_(BUCKETS.c.left_on.is_(None), BUCKETS.c.left_on > pts.c.d),
+            ),
+        ).join(LOANS, LOANS.c.id == BUCKETS.c.loan_id)
     )
-    repayments = repayments_of(session, in_window, points[-1])
     found: dict[date, dict[int, tuple[str, int]]] = {}
-    for day, loan_id, bucket, principal in session.execute(scoped(query, org_paths)):
+    for day, loan_id, bucket, balance in session.exec(scoped(query, org_paths)).all():  # type: ignore[call-overload]
         day = day if isinstance(day, date) else date.fromisoformat(str(day))
-        found.setdefault(day, {})[loan_id] = (bucket, principal - repayments.by(loan_id, day))
+        found.setdefault(day, {})[loan_id] = (bucket, int(balance))
     return found
 
 

@@ -162,23 +162,3 @@ def test_a_bucket_without_a_rate_takes_the_highest_configured_rate(book):
     assert r.overdue["M7"]["car"].count == 1
     rows = {b.bucket: b for b in r.bad_debt}
     assert rows["M7"].rate == Decimal("0.90") and not rows["M7"].from_history
-
-
-def test_repayments_on_many_dates_agree_with_the_balance_rule(book):
-    """loans.balances has the rule twice — SQL for the whole book on one date, cumulated in
-    Python for a few loans on many dates (roll rates) — and they must agree on every date."""
-    from sqlalchemy import select
-
-    from loans.balances import principal_repaid_by, repayments_of
-    from loans.models import Loan
-
-    days = [date(2025, 5, 9), date(2025, 5, 10), date(2025, 5, 20), date(2025, 6, 1), D, TODAY]
-    history = repayments_of(book, select(Loan.id), TODAY)
-    for day in days:
-        repaid = principal_repaid_by(day)
-        sql = dict(book.execute(select(repaid.c.loan_id, repaid.c.principal_cents)).tuples().all())
-        for loan_id in book.exec(select(Loan.id)).all():
-            assert history.by(loan_id, day) == sql.get(loan_id, 0), (loan_id, day)
-    # on D: A1 20,000, A4 10,000 and A6 80,000 repaid (A2's payment is valued after D)
-    assert sorted(history.by(i, D) for i in sql if history.by(i, D)) == [
-        10_000 * Y, 20_000 * Y, 80_000 * Y]  # fmt: skip
