@@ -24,7 +24,7 @@ from reports.book_on import LOANS, OFF_BOOK, book_on, scoped
 from reports.inspections import rate
 from reports.roll_rates import BadDebtRow, RollPeriod, expected_bad_debt, roll_rates
 from reports.scope import check_report_date
-from statemachines.enums import RiskClass
+from statemachines.enums import LoanState, RiskClass
 
 CLASSES = [c.value for c in RiskClass]
 NPL = [c.value for c in RiskClass if c.is_npl]
@@ -116,6 +116,7 @@ def portfolio_report(
     grouped = book_groups(session, on, org_paths)
     by_class = {c: Cell() for c in CLASSES}
     overdue: dict[str, dict[str, Cell]] = {b: {} for b in buckets}
+    overdue_total = {b: Cell() for b in buckets}
     total = Cell()
     products: set[str] = set()
     for product, risk_class, bucket, count, balance in grouped:
@@ -124,13 +125,10 @@ def portfolio_report(
         total.add(count, int(balance))
         if bucket is not None:
             overdue.setdefault(bucket, {}).setdefault(product, Cell()).add(count, int(balance))
+            overdue_total.setdefault(bucket, Cell()).add(count, int(balance))
     npl = Cell()
     for c in NPL:
         npl.add(by_class[c].count, by_class[c].balance_cents)
-    overdue_total = {b: Cell() for b in overdue}
-    for b, cells in overdue.items():
-        for cell in cells.values():
-            overdue_total[b].add(cell.count, cell.balance_cents)
     columns, migration = migration_matrix(session, since, on, org_paths)
     return PortfolioReport(
         on=on,
@@ -142,7 +140,7 @@ def portfolio_report(
                 cell.balance_cents,
                 rate(cell.count, total.count),
                 rate(cell.balance_cents, total.balance_cents),
-            )  # fmt: skip
+            )
             for c, cell in by_class.items()
         ],
         total=total,
@@ -210,10 +208,8 @@ def migration_matrix(
         total, down = Cell(), Cell()
         for to, cell in cells[start].items():
             total.add(cell.count, cell.balance_cents)
-            worse = to == OFF_BOOK[1] or (
-                to in CLASSES and CLASSES.index(to) > CLASSES.index(start)
-            )
-            if worse:
+            written_off = to == LoanState.written_off.value
+            if written_off or (to in CLASSES and CLASSES.index(to) > CLASSES.index(start)):
                 down.add(cell.count, cell.balance_cents)
         rows.append(
             MigrationRow(
