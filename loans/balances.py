@@ -1,5 +1,6 @@
-"""贷款余额 as of a business date, for the whole book at once: the principal disbursed less the
-principal that allocated payments valued on or before D repaid.
+"""贷款余额 as of a business date, set-based — the whole book on one date, or each loan on the
+dates of the enclosing query: the principal disbursed less the principal that allocated payments
+valued on or before D repaid.
 
 This is loans.payments.allocated_as_of's rule, set-based: allocation always applies a loan's
 payments in value-date order (a backdated payment re-applies them all), so the principal the
@@ -36,3 +37,17 @@ def principal_repaid_by(on: date, name: str = "repaid") -> Any:
 def balance_column(repaid: Any) -> Any:
     """The outstanding principal of the joined loan (outer-joined to `repaid`)."""
     return _LOANS.c.principal_cents - func.coalesce(repaid.c.principal_cents, 0)
+
+
+def principal_repaid_at(loan_id: Any, on: Any) -> Any:
+    """The same sum for one loan on one date, both columns of the enclosing query (a loan on
+    each of many dates: roll rates at month ends)."""
+    return (
+        select(func.coalesce(func.sum(_PAYMENTS.c.principal_applied_cents), 0))
+        .where(
+            _PAYMENTS.c.loan_id == loan_id,
+            _PAYMENTS.c.allocated.is_(True),
+            _PAYMENTS.c.value_date <= on,
+        )
+        .scalar_subquery()
+    )

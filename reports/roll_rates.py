@@ -18,7 +18,7 @@ from sqlalchemy import Date, and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
 
 from core.settings import Settings
-from loans.models import Payment
+from loans.balances import principal_repaid_at
 from loans.schedule import add_months
 from loans.status_history import (
     BUCKETS,
@@ -31,7 +31,6 @@ from reports.book_on import LOANS, scoped
 from reports.inspections import rate
 from statemachines.enums import LoanState, RiskClass
 
-PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
 MONTHS = 12
 
 
@@ -108,15 +107,7 @@ def _buckets_at(
     if not points:
         return {}
     pts = union_all(*(select(literal(p, Date).label("d")) for p in points)).subquery("pts")
-    repaid = (
-        select(func.coalesce(func.sum(PAYMENTS.c.principal_applied_cents), 0))
-        .where(
-            PAYMENTS.c.loan_id == BUCKETS.c.loan_id,
-            PAYMENTS.c.allocated.is_(True),
-            PAYMENTS.c.value_date <= pts.c.d,
-        )
-        .scalar_subquery()
-    )
+    repaid = principal_repaid_at(BUCKETS.c.loan_id, pts.c.d)
     query = select(
         pts.c.d, BUCKETS.c.loan_id, BUCKETS.c.bucket, LOANS.c.principal_cents - repaid
     ).select_from(
