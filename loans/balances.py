@@ -21,6 +21,11 @@ _LOANS: Table = Loan.__table__  # type: ignore[attr-defined]
 _PAYMENTS: Table = Payment.__table__  # type: ignore[attr-defined]
 
 
+def _counted_by(on: Any) -> tuple[Any, ...]:
+    """The payments a balance on `on` counts: allocated, valued on or before it."""
+    return (_PAYMENTS.c.allocated.is_(True), _PAYMENTS.c.value_date <= on)
+
+
 def principal_repaid_by(on: date, name: str = "repaid") -> Any:
     """(loan_id, principal_cents) repaid by payments valued on or before `on`, per loan with any."""
     return (
@@ -28,7 +33,7 @@ def principal_repaid_by(on: date, name: str = "repaid") -> Any:
             _PAYMENTS.c.loan_id,
             func.sum(_PAYMENTS.c.principal_applied_cents).label("principal_cents"),
         )
-        .where(_PAYMENTS.c.allocated.is_(True), _PAYMENTS.c.value_date <= on)
+        .where(*_counted_by(on))
         .group_by(_PAYMENTS.c.loan_id)
         .subquery(name)
     )
@@ -44,10 +49,6 @@ def principal_repaid_at(loan_id: Any, on: Any) -> Any:
     each of many dates: roll rates at month ends)."""
     return (
         select(func.coalesce(func.sum(_PAYMENTS.c.principal_applied_cents), 0))
-        .where(
-            _PAYMENTS.c.loan_id == loan_id,
-            _PAYMENTS.c.allocated.is_(True),
-            _PAYMENTS.c.value_date <= on,
-        )
+        .where(_PAYMENTS.c.loan_id == loan_id, *_counted_by(on))
         .scalar_subquery()
     )
