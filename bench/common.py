@@ -9,7 +9,10 @@ import socket
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -64,3 +67,33 @@ def throwaway_database(db: str, pg_url: str, prefix: str, keep: bool) -> Iterato
         if db == "postgres" and not keep:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def template_loan_row(
+    session: Any, org: Any, borrower_id: int, loan_no: str, booked: date, months: int, now: datetime
+) -> dict[str, Any]:
+    """Book one loan through `open_loan` (its schedule and opening journal entries) and return
+    its row without the id, for a bench to copy as many loans by bulk insert."""
+    from loans.book import LoanTerms, open_loan
+    from loans.models import Loan
+    from loans.schedule import RepaymentMethod, add_months
+
+    terms = LoanTerms(
+        loan_no=loan_no,
+        borrower_id=borrower_id,
+        product="working_capital",
+        branch_id=org.units["BJ01"].id or 0,
+        account_manager_id=org.users["am_bj1"].id or 0,
+        principal_cents=500_000_00,
+        annual_rate=Decimal("0.0435"),
+        disbursement_date=booked,
+        maturity_date=add_months(booked, months),
+        repayment_method=RepaymentMethod.equal_installment,
+    )
+    template = open_loan(session, terms, actor="u:am_bj1", now=now, business_date=booked)
+    session.commit()
+    return {
+        c.name: getattr(template, c.name)
+        for c in Loan.__table__.columns  # type: ignore[attr-defined]
+        if c.name != "id"
+    }

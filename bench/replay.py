@@ -23,14 +23,13 @@ import os
 import random
 import time
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bench.common import pct, throwaway_database
+from bench.common import pct, template_loan_row, throwaway_database
 
 START = date(2026, 1, 5)
 GOALS = {"events_per_s": 200_000.0, "replay_p95_ms": 10.0}
@@ -41,10 +40,8 @@ def build(engine: Engine, entries: int, loans: int, days: int) -> tuple[list[str
     from audit.journal import anchor_day, append_many
     from audit.replay import OPEN_EVENT
     from core.identity import hash_password
-    from loans.book import LoanTerms, open_loan
     from loans.demo import seed_org
     from loans.models import Borrower, BorrowerKind, Loan
-    from loans.schedule import RepaymentMethod, add_months
     from statemachines.loan_lifecycle import LoanLifecycle
 
     rng = random.Random(7)
@@ -59,25 +56,7 @@ def build(engine: Engine, entries: int, loans: int, days: int) -> tuple[list[str
         )
         session.add(borrower)
         session.flush()
-        terms = LoanTerms(
-            loan_no="B0000000",
-            borrower_id=borrower.id or 0,
-            product="working_capital",
-            branch_id=org.units["BJ01"].id or 0,
-            account_manager_id=org.users["am_bj1"].id or 0,
-            principal_cents=500_000_00,
-            annual_rate=Decimal("0.0435"),
-            disbursement_date=START,
-            maturity_date=add_months(START, 24),
-            repayment_method=RepaymentMethod.equal_installment,
-        )
-        template = open_loan(session, terms, actor="u:am_bj1", now=now, business_date=START)
-        session.commit()
-        row = {
-            c.name: getattr(template, c.name)
-            for c in Loan.__table__.columns  # type: ignore[attr-defined]
-            if c.name != "id"
-        }
+        row = template_loan_row(session, org, borrower.id or 0, "B0000000", START, 24, now)
         numbers = [f"B{k:07d}" for k in range(1, loans)]
         conn = session.connection()
         for part in range(0, len(numbers), 5000):
@@ -86,7 +65,7 @@ def build(engine: Engine, entries: int, loans: int, days: int) -> tuple[list[str
                 [{**row, "loan_no": n} for n in numbers[part : part + 5000]],
             )
         session.commit()
-        numbers.insert(0, template.loan_no)
+        numbers.insert(0, "B0000000")
         opening = [
             {"aggregate_type": "loan", "aggregate_id": n, "machine": m, "event": OPEN_EVENT,
              "from_state": None, "to_state": s, "actor": "u:am_bj1", "reason": "放款 booked",

@@ -8,12 +8,13 @@ from __future__ import annotations
 import random
 import time
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+
+from bench.common import template_loan_row
 
 D = date(2026, 11, 30)  # the report date, and today
 FIRST_BOOKED = date(2024, 6, 1)
@@ -116,10 +117,9 @@ def build(engine: Engine, loans: int) -> tuple[dict[str, Any], str]:
     from audit.journal import append_many
     from audit.replay import OPEN_EVENT
     from core.identity import hash_password
-    from loans.book import LoanTerms, open_loan
     from loans.demo import PRODUCTS, seed_org
     from loans.models import Borrower, BorrowerKind, Loan, LoanBucketHistory, Payment
-    from loans.schedule import RepaymentMethod, add_months
+    from loans.schedule import add_months
 
     rng = random.Random(7)
     now = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -133,25 +133,8 @@ def build(engine: Engine, loans: int) -> tuple[dict[str, Any], str]:
             session.add(b)
             session.flush()
             borrowers[code] = b.id or 0
-        terms = LoanTerms(
-            loan_no="R0000000",
-            borrower_id=borrowers["BJ01"],
-            product="working_capital",
-            branch_id=org.units["BJ01"].id or 0,
-            account_manager_id=org.users["am_bj1"].id or 0,
-            principal_cents=500_000_00,
-            annual_rate=Decimal("0.0435"),
-            disbursement_date=FIRST_BOOKED,
-            maturity_date=add_months(FIRST_BOOKED, 36),
-            repayment_method=RepaymentMethod.equal_installment,
-        )
-        template = open_loan(session, terms, actor="u:am_bj1", now=now, business_date=FIRST_BOOKED)
-        session.commit()
-        row = {
-            c.name: getattr(template, c.name)
-            for c in Loan.__table__.columns  # type: ignore[attr-defined]
-            if c.name not in ("id", "loan_no")
-        }
+        row = template_loan_row(session, org, borrowers["BJ01"], "R0000000", FIRST_BOOKED, 36, now)
+        del row["loan_no"]
         months = [add_months(FIRST_BOOKED, i) for i in range(29)]  # a booking day a month
         branch_ids = {c: org.units[c].id or 0 for c in BRANCHES}
         manager_ids = {c: org.users[u].id or 0 for c, u in MANAGERS.items()}
