@@ -84,7 +84,7 @@ class LoanHistoryPublic(BaseModel):
 
 class VerifyFindingPublic(BaseModel):
     kind: str = Field(
-        description="altered | missing | relinked | anchor_mismatch | "
+        description="altered | missing | relinked | head_mismatch | anchor_mismatch | "
         "anchor_missing | anchor_forged | log_broken | bad_signature | unknown_key"
     )
     aggregate_type: str

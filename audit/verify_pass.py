@@ -55,7 +55,9 @@ class Finding:
     aggregate_id: str
     chain_seq: int | None
     entry_id: int | None
-    kind: str  # altered | missing | relinked | anchor_mismatch | anchor_missing | ...
+    kind: (
+        str  # altered | missing | relinked | head_mismatch | anchor_mismatch | anchor_missing | ...
+    )
     detail: str
 
     def describe(self) -> str:
@@ -180,11 +182,17 @@ def run(
         if cur_t is None or cur_i is None:
             return
         head = heads.pop((cur_t, cur_i), None)
-        if head is None or head != (last_seq, last_hash):
+        if head is not None and head[0] > last_seq:
             found(Finding(cur_t, cur_i, last_seq + 1, None, "missing",
                           "链在记录的链头之前结束，其后的记录被删除 (the chain ends before its "
-                          f"recorded head #{head[0] if head else '?'}: entries after it were "
-                          "deleted)"))  # fmt: skip
+                          f"recorded head #{head[0]}: entries after it were deleted)"))  # fmt: skip
+        elif head != (last_seq, last_hash):
+            recorded = f"#{head[0]}" if head else "none"
+            found(Finding(cur_t, cur_i, last_seq, None, "head_mismatch",
+                          f"链头 {recorded} 与链的最后一条 #{last_seq} 不符：链头被改动，或有记录"
+                          f"绕过日志追加 (the recorded head, {recorded}, does not match the "
+                          f"chain's last entry #{last_seq}: the head was altered, or entries were "
+                          "appended outside the journal)"))  # fmt: skip
         for k, (s, h) in chain_w.items():
             hashers[k].update(f"\n{cur_t}:{cur_i}:{s}:{h}".encode())
         chain_w.clear()

@@ -277,3 +277,21 @@ def test_append_many_same_chain_as_append_verifies(session, engine):
     )
     session.commit()
     assert _verify(engine).ok and journal.chain(session, "loan", "C")[-1].chain_seq == 2
+
+
+def test_verify_a_head_that_disagrees_with_its_chain_is_head_mismatch(session, engine):
+    """docs/audit.md's `head_mismatch`: a head altered in place, and an entry appended to the
+    tail outside the journal (linked and hashed right, the head left as it was)."""
+    append_chain(session, "A", 3)
+    ids_b = append_chain(session, "B", 2)
+    bypass_append_only(session)
+    session.exec(text("UPDATE journal_heads SET hash = :h WHERE aggregate_id = 'A'").bindparams(
+        h="f" * 64))  # fmt: skip
+    last = session.get(journal.JournalEntry, ids_b[1])
+    extra = journal.JournalEntry(**{**last.model_dump(), "id": None, "chain_seq": 3,
+                                    "event": "e2", "prev_hash": last.hash})  # fmt: skip
+    extra.hash = journal.entry_hash(extra)
+    session.add(extra)
+    session.commit()
+    found = [(b.aggregate_id, b.chain_seq, b.kind) for b in _verify(engine).breaks]
+    assert found == [("A", 3, "head_mismatch"), ("B", 3, "head_mismatch")]
