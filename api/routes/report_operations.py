@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from api.auth import ActorDep
 from api.deps import ClockDep, OneHopRoute, SessionDep
 from api.error_schema import error_responses
+from api.routes.attachments import content_disposition
 from core.clock import Clock
 from reports.operations import OperationsReport, operations_report, report_csv
 from reports.scope import report_scope
@@ -136,5 +137,5 @@ def download_operations_report(
     return Response(
         report_csv(report),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": content_disposition("attachment", name)},
     )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from api.auth import ActorDep
 from api.deps import ClockDep, OneHopRoute, SessionDep
 from api.error_schema import error_responses
+from api.routes.attachments import content_disposition
 from api.routes.report_operations import OnDate
 from reports.portfolio import PortfolioReport, portfolio_report
 from reports.portfolio_export import report_csv, report_xlsx
@@ -138,7 +139,7 @@ def _download(report: PortfolioReport, body: str | bytes, suffix: str, media_typ
     name = f"portfolio-{report.on.isoformat()}.{suffix}"
     return Response(
         body, media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": content_disposition("attachment", name)},
     )  # fmt: skip
 
 
