@@ -1,9 +1,13 @@
 """The portfolio report page (/reports, Chinese first, `?lang=en`) and its two charts — the
-five tiers by balance with the NPL ratio, and the roll rates month over month — SVGs served as
-images with a CSP of their own (pages allow no inline style; charts draw with presentation
-attributes only). The figures come from the same call as the API's (api/routes/report_portfolio)."""
+five tiers by balance with the NPL ratio, and the roll rates month over month — SVGs drawn with
+presentation attributes only (pages allow no inline style). The page embeds them as data images
+drawn from its own report, so a page view computes the report once; /reports/tiers.svg and
+/reports/roll.svg serve them on their own, with a CSP of their own. The figures come from the
+same call as the API's (api/routes/report_portfolio)."""
 
 from __future__ import annotations
+
+import base64
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -42,8 +46,14 @@ def portfolio_page(
             "actor": actor,
             "today": clock.today(),
             "scope": report_scope(actor),
-        },  # fmt: skip
+            "tiers_src": data_image(tiers_svg(report, lang)),
+            "roll_src": data_image(roll_svg(report, lang)),
+        },
     )
+
+
+def data_image(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
 BAR = 420  # px for 100 %
@@ -54,23 +64,27 @@ def tier_bars(r: PortfolioReport, lang: str) -> list[dict[str, object]]:
     return [
         {
             "y": 50 + i * 30,
-            "label": L[t.risk_class],
+            "label": L.get(t.risk_class, t.risk_class),
             "width": round(float(t.balance_share or 0) * BAR, 1),
-            "fill": TIER_COLOURS[i],
+            "fill": TIER_COLOURS[i % len(TIER_COLOURS)],
             "text": f"{pct(t.balance_share)}  {t.count} · ¥{t.balance_cents / 100:,.0f}",
         }
         for i, t in enumerate(r.tiers)
     ]
 
 
-@router.get("/reports/tiers.svg")
-def tiers_chart(request: Request, report: ReportDep) -> Response:
-    lang = language(request)
-    body = templates.get_template("portfolio_tiers.svg.j2").render(
+def tiers_svg(report: PortfolioReport, lang: str) -> str:
+    return templates.get_template("portfolio_tiers.svg.j2").render(
         rows=tier_bars(report, lang), L=labels(lang), on=report.on, npl=pct(report.npl_ratio),
         height=70 + len(report.tiers) * 30, bar_width=BAR,
     )  # fmt: skip
-    return Response(body, media_type="image/svg+xml", headers=SVG_HEADERS)
+
+
+@router.get("/reports/tiers.svg")
+def tiers_chart(request: Request, report: ReportDep) -> Response:
+    return Response(
+        tiers_svg(report, language(request)), media_type="image/svg+xml", headers=SVG_HEADERS
+    )
 
 
 PLOT_X, PLOT_Y, PLOT_W, PLOT_H = 60, 50, 560, 220
@@ -102,11 +116,16 @@ def roll_lines(r: PortfolioReport) -> tuple[list[dict[str, object]], list[dict[s
     return lines, ticks
 
 
-@router.get("/reports/roll.svg")
-def roll_chart(request: Request, report: ReportDep) -> Response:
+def roll_svg(report: PortfolioReport, lang: str) -> str:
     lines, ticks = roll_lines(report)
-    body = templates.get_template("portfolio_roll.svg.j2").render(
-        lines=lines, ticks=ticks, L=labels(language(request)), on=report.on,
+    return templates.get_template("portfolio_roll.svg.j2").render(
+        lines=lines, ticks=ticks, L=labels(lang), on=report.on,
         x0=PLOT_X, y0=PLOT_Y, w=PLOT_W, h=PLOT_H,
     )  # fmt: skip
-    return Response(body, media_type="image/svg+xml", headers=SVG_HEADERS)
+
+
+@router.get("/reports/roll.svg")
+def roll_chart(request: Request, report: ReportDep) -> Response:
+    return Response(
+        roll_svg(report, language(request)), media_type="image/svg+xml", headers=SVG_HEADERS
+    )

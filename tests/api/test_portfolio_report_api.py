@@ -4,7 +4,9 @@ tests/reports/test_portfolio.py; here: the same figures reach the reader, scoped
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -49,7 +51,7 @@ def test_account_manager_sees_own_branch_only(client, book):
     assert body["total"] == {"count": 1, "balance_cents": 60_000 * Y}  # A7 only
     assert body["products"] == ["student"]
     page = client.get("/reports", params=ON, headers=_headers(client, "am_sh1"))
-    assert "范围: SH01." in page.text
+    assert "范围：SH01。" in page.text
 
 
 def test_asset_disposal_refused(client, book):
@@ -105,11 +107,15 @@ def test_page_chinese_first_and_english(client, book):
         "坏账预估",
     ):
         assert text in zh.text
-    assert "/reports/tiers.svg?on=2025-06-30" in zh.text
-    assert "范围: 全行" in zh.text  # the auditor: the whole bank
+    # the charts are drawn from the page's own report (one computation), embedded as images
+    charts = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', zh.text)
+    assert len(charts) == 2
+    tiers, roll = (base64.b64decode(c).decode("utf-8") for c in charts)
+    assert "次级" in tiers and "37.86%" in tiers and "M3→M4" in roll
+    assert "范围：全行。" in zh.text  # the auditor: the whole bank
     en = client.get("/reports", params={**ON, "lang": "en"})
     assert "Portfolio report" in en.text and "NPL ratio" in en.text
-    assert "Scope: the whole bank" in en.text
+    assert "Scope: the whole bank. " in en.text
     assert "不良贷款率" not in en.text
 
 
