@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from openpyxl import Workbook
 
-from reports.portfolio import PortfolioReport
+from reports.portfolio import Cell, PortfolioReport
 from statemachines.enums import LoanState, RiskClass
 
 Row = list[object]
@@ -75,12 +75,7 @@ def sections(r: PortfolioReport) -> Iterator[tuple[str, list[Row]]]:
     ]  # fmt: skip
 
 
-class _Zero:
-    count = 0
-    balance_cents = 0
-
-
-_ZERO = _Zero()
+_ZERO = Cell()  # an empty cell of the matrix (read, never added to)
 
 
 def _title(r: PortfolioReport) -> Row:
