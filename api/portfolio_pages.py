@@ -1,13 +1,10 @@
 """The portfolio report page (/reports, Chinese first, `?lang=en`) and its two charts — the
 five tiers by balance with the NPL ratio, and the roll rates month over month — SVGs drawn with
-presentation attributes only (pages allow no inline style). The page embeds them as data images
-drawn from its own report, so a page view computes the report once; /reports/tiers.svg and
-/reports/roll.svg serve them on their own, with a CSP of their own. The figures come from the
-same call as the API's (api/routes/report_portfolio)."""
+presentation attributes only (pages allow no inline style), embedded in the page or served on
+their own (api/svg.py). The figures come from the same call as the API's
+(api/routes/report_portfolio)."""
 
 from __future__ import annotations
-
-import base64
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,11 +15,11 @@ from api.i18n import language
 from api.i18n_portfolio import labels
 from api.pages import render
 from api.routes.report_portfolio import ReportDep
+from api.svg import data_image, svg_response
 from reports.portfolio import PortfolioReport
 from reports.scope import report_scope
 
 router = APIRouter(include_in_schema=False, route_class=OneHopRoute)
-SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"}
 TIER_COLOURS = ["#2f855a", "#b7791f", "#dd6b20", "#c53030", "#742a2a"]
 LINE_COLOURS = ["#2b6cb0", "#2f855a", "#b7791f", "#dd6b20", "#c53030", "#742a2a"]
 
@@ -52,10 +49,6 @@ def portfolio_page(
     )
 
 
-def data_image(svg: str) -> str:
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
-
-
 BAR = 420  # px for 100 %
 
 
@@ -82,9 +75,7 @@ def tiers_svg(report: PortfolioReport, lang: str) -> str:
 
 @router.get("/reports/tiers.svg")
 def tiers_chart(request: Request, report: ReportDep) -> Response:
-    return Response(
-        tiers_svg(report, language(request)), media_type="image/svg+xml", headers=SVG_HEADERS
-    )
+    return svg_response(tiers_svg(report, language(request)))
 
 
 PLOT_X, PLOT_Y, PLOT_W, PLOT_H = 60, 50, 560, 220
@@ -126,6 +117,4 @@ def roll_svg(report: PortfolioReport, lang: str) -> str:
 
 @router.get("/reports/roll.svg")
 def roll_chart(request: Request, report: ReportDep) -> Response:
-    return Response(
-        roll_svg(report, language(request)), media_type="image/svg+xml", headers=SVG_HEADERS
-    )
+    return svg_response(roll_svg(report, language(request)))
