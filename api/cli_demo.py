@@ -27,7 +27,7 @@ def day_steps() -> list[tuple[str, Callable[[date], object]]]:
     SCHEDULES: inspections 06:00, pre-maturity 06:15, SLA escalation 07:30, the sweep 20:30, the
     collection ladder 21:15), each step the function its Prefect step runs."""
     from flows import escalation, inspections, pre_maturity
-    from flows.daily_sweep import plan_day, run_anchor, run_chunk
+    from flows.daily_sweep import plan_day, run_anchor, run_chunk, run_summary
 
     def inspect(day: date) -> object:
         return [
@@ -38,6 +38,7 @@ def day_steps() -> list[tuple[str, Callable[[date], object]]]:
     def sweep(day: date) -> object:
         results = [run_chunk(day, lo, hi) for lo, hi in plan_day(day, CHUNK)]
         run_anchor(day)
+        run_summary(day)
         return results
 
     def ladder(day: date) -> object:

@@ -30,7 +30,7 @@ def sweep_cmd(
     """Run the daily sweep for a business date now, chunk by chunk, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from flows.daily_sweep import plan_day, run_anchor, run_chunk
+    from flows.daily_sweep import plan_day, run_anchor, run_chunk, run_summary
 
     day = business_day(on)
     with domain_errors():
@@ -50,6 +50,8 @@ def sweep_cmd(
                         totals[key] = totals.get(key, 0) + value
                 progress.advance(bar)
         anchor = run_anchor(day)
+        with console.status(f"日终汇总 book summary {day}"):
+            totals.update(run_summary(day))
     table = Table("项目 Measure", "数值 Value", title=f"日终跑批 Daily sweep {day}")
     for key, value in sorted(totals.items(), key=lambda kv: _measure_order(kv[0])):
         table.add_row(
@@ -71,6 +73,8 @@ SWEEP_MEASURES: dict[str, str] = {  # flows.daily_sweep.run_chunk's keys, for a 
     "proposals_opened": "新开分类申请 Classification requests opened",
     "proposals_raised": "调高待批申请 Waiting requests raised",
     "tasks_refreshed": "刷新任务 Tasks refreshed",
+    "summaries_built": "生成日终汇总 Book summaries built",
+    "summaries_superseded": "汇总期间数据变动、待重建 Summaries superseded by a change",
 }
 SWEEP_STEPS = {
     "payments": "还款分配 payments",

@@ -5,7 +5,8 @@ lifecycle moves through the machine, regulatory floors. Each chunk is one transa
 idempotent, so a re-run of the date — or of a run killed halfway — creates nothing twice. Loans
 below their floor get a classification request whose first level (the branch head) opens at once
 — a downgrade *proposal*, never a silent change; a waiting one is raised as the floor worsens.
-The day ends with the journal's anchor.
+The day ends with the journal's anchor, then the book's summary of the date (日终汇总,
+reports/book_summary.py) that the portfolio report reads.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from approvals.proposals import propose_floors
 from core.db import get_engine, is_postgres
 from flows.common import business_date, clock, transaction
 from loans import sweep
+from reports import book_summary
+from reports.portfolio import default_since
 from tasks.opening import refresh_business_columns
 
 ACTOR = "system:daily-sweep"
@@ -111,6 +114,27 @@ def run_anchor(day: date) -> str:
         return sweep.finish_sweep(session, day, now=clock().now()).digest
 
 
+def run_summary(day: date) -> dict[str, int]:
+    """The book summary of the date, and of each recent day or month end whose summary a later
+    change removed (reports/book_summary.due_days) — each in three transactions: marker,
+    figures, keep. Shared by the Prefect step and `postloan sweep`."""
+    with transaction() as session:
+        due = book_summary.due_days(session, day)
+    built = superseded = 0
+    for d in due:
+        since = default_since(d)
+        with transaction() as session:
+            build_id = book_summary.begin_build(session, d, since, now=clock().now())
+        with transaction() as session:
+            roll_start, rows = book_summary.compute(session, d, since)
+        with transaction() as session:
+            kept = book_summary.finish_build(
+                session, d, build_id, roll_start, rows, now=clock().now()
+            )
+        built, superseded = built + kept, superseded + (not kept)
+    return {"summaries_built": built, "summaries_superseded": superseded}
+
+
 @task(name="sweep-chunk", retries=2, retry_delay_seconds=10, timeout_seconds=900)
 def sweep_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
     return run_chunk(day, lo, hi)
@@ -119,6 +143,11 @@ def sweep_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
 @task(name="anchor-journal", retries=2, retry_delay_seconds=5)
 def anchor(day: date) -> str:
     return run_anchor(day)
+
+
+@task(name="summarize-book", retries=2, retry_delay_seconds=10)
+def summarize(day: date) -> dict[str, int]:
+    return run_summary(day)
 
 
 @flow(name="sweep-chunk", log_prints=True)
@@ -190,5 +219,6 @@ def daily_sweep(params: SweepParams | None = None) -> dict[str, Any]:
                 totals[key] = totals.get(key, 0) + value
         totals["chunks"] += 1
     totals["anchor"] = anchor(day)
+    totals.update(summarize(day))
     print(f"daily sweep {day}: {totals}")
     return totals

@@ -82,7 +82,7 @@ class Loan(SQLModel, table=True):
     disbursement_date: date = Field(sa_column=Column(Date, nullable=False))
     # The business date the loan entered this system's book (its journal's `open`): no sweep of
     # an earlier date touches it, so nothing is journaled before the loan existed here.
-    booked_on: date = Field(sa_column=Column(Date, nullable=False))
+    booked_on: date = Field(sa_column=Column(Date, nullable=False, index=True))
     maturity_date: date = Field(sa_column=Column(Date, nullable=False, index=True))
     original_maturity_date: date = Field(sa_column=Column(Date, nullable=False))
     repayment_method: str = Field(sa_column=Column(String(32), nullable=False))

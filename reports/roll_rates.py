@@ -75,41 +75,98 @@ def month_points(on: date, months: int = MONTHS) -> list[date]:
     return [*ends, on]
 
 
-def roll_rates(
-    session: Session, on: date, org_paths: Sequence[str] | None, buckets: list[str]
-) -> list[RollPeriod]:
-    """Month over month for the twelve months up to D, from the first month the book existed."""
+# a period's loans in arrears at its start: (bucket at the start, bucket at the end or None
+# when no longer in arrears) → (count, balance at the start)
+Pairs = dict[tuple[str, str | None], tuple[int, int]]
+
+
+def roll_points(session: Session, on: date) -> list[date]:
+    """The month ends of the twelve months before D's, then D, from the month the book began."""
     first_booked = session.scalar(select(func.min(LOANS.c.booked_on)))
     if first_booked is None:
         return []
-    points = [p for p in month_points(on) if p >= first_booked - timedelta(days=1)]
-    at = _buckets_at(session, points, org_paths)
-    periods = []
-    for start, end in zip(points, points[1:], strict=False):
-        before, after = at.get(start, {}), at.get(end, {})
-        cells = []
-        for bucket, following in zip(buckets, buckets[1:], strict=False):
-            held = [(loan, bal) for loan, (b, bal) in before.items() if b == bucket]
-            worse = set(buckets[buckets.index(following) :])
-            rolled = [(loan, bal) for loan, bal in held if after.get(loan, ("", 0))[0] in worse]
-            count, balance = len(held), sum(bal for _, bal in held)
-            r_count, r_balance = len(rolled), sum(bal for _, bal in rolled)
-            cells.append(RollCell(bucket, following, count, balance, r_count, r_balance,
-                                  rate(r_count, count), rate(r_balance, balance)))  # fmt: skip
-        periods.append(RollPeriod(start, end, cells))
-    return periods
+    return [p for p in month_points(on) if p >= first_booked - timedelta(days=1)]
+
+
+def roll_rates(
+    session: Session,
+    on: date,
+    org_paths: Sequence[str] | None,
+    buckets: list[str],
+    stored: dict[date, Pairs] | None = None,
+) -> list[RollPeriod]:
+    """Month over month for the twelve months up to D, from the first month the book existed:
+    each period's pairs from `stored` (by the period's end: the book summaries) or, without
+    them, from the bucket history in one query."""
+    points = roll_points(session, on)
+    if stored is None:
+        at = _buckets_at(session, points, org_paths)
+        stored = {
+            end: whole_bank(period_pairs(at.get(start, {}), at.get(end, {}), by_branch=False))
+            for start, end in zip(points, points[1:], strict=False)
+        }
+    return [
+        RollPeriod(start, end, roll_cells(stored.get(end, {}), buckets))
+        for start, end in zip(points, points[1:], strict=False)
+    ]
+
+
+def period_pairs(
+    before: dict[int, tuple[int, str, int]],
+    after: dict[int, tuple[int, str, int]],
+    *,
+    by_branch: bool,
+) -> dict[tuple[int | None, str, str | None], tuple[int, int]]:
+    """(branch or None, bucket at the start, bucket at the end) → (count, balance at the start)
+    of the loans in arrears at the period's start."""
+    pairs: dict[tuple[int | None, str, str | None], tuple[int, int]] = {}
+    for loan, (branch, bucket, balance) in before.items():
+        end = after.get(loan)
+        key = (branch if by_branch else None, bucket, end[1] if end else None)
+        count, total = pairs.get(key, (0, 0))
+        pairs[key] = (count + 1, total + balance)
+    return pairs
+
+
+def whole_bank(pairs: dict[tuple[int | None, str, str | None], tuple[int, int]]) -> Pairs:
+    """The pairs summed over branches."""
+    summed: Pairs = {}
+    for (_, start, end), (count, balance) in pairs.items():
+        n, total = summed.get((start, end), (0, 0))
+        summed[(start, end)] = (n + count, total + balance)
+    return summed
+
+
+def roll_cells(pairs: Pairs, buckets: list[str]) -> list[RollCell]:
+    """Of the loans in each bucket at the start, those in the next bucket or a worse one at the
+    end, by count and by their balance at the start."""
+    cells = []
+    for bucket, following in zip(buckets, buckets[1:], strict=False):
+        worse = set(buckets[buckets.index(following) :])
+        held = [(to, n, bal) for (start, to), (n, bal) in pairs.items() if start == bucket]
+        count, balance = sum(n for _, n, _ in held), sum(bal for _, _, bal in held)
+        r_count = sum(n for to, n, _ in held if to in worse)
+        r_balance = sum(bal for to, _, bal in held if to in worse)
+        cells.append(RollCell(bucket, following, count, balance, r_count, r_balance,
+                              rate(r_count, count), rate(r_balance, balance)))  # fmt: skip
+    return cells
 
 
 def _buckets_at(
     session: Session, points: list[date], org_paths: Sequence[str] | None
-) -> dict[date, dict[int, tuple[str, int]]]:
-    """On each point: every loan in arrears then, its bucket and its balance then (one query)."""
+) -> dict[date, dict[int, tuple[int, str, int]]]:
+    """On each point: every loan in arrears then, its branch, bucket and balance then (one
+    query)."""
     if not points:
         return {}
     pts = union_all(*(select(literal(p, Date).label("d")) for p in points)).subquery("pts")
     repaid = principal_repaid_at(BUCKETS.c.loan_id, pts.c.d)
     query = select(
-        pts.c.d, BUCKETS.c.loan_id, BUCKETS.c.bucket, LOANS.c.principal_cents - repaid
+        pts.c.d,
+        BUCKETS.c.loan_id,
+        LOANS.c.branch_id,
+        BUCKETS.c.bucket,
+        LOANS.c.principal_cents - repaid,
     ).select_from(
         pts.join(
             BUCKETS,
@@ -119,18 +176,32 @@ def _buckets_at(
             ),
         ).join(LOANS, LOANS.c.id == BUCKETS.c.loan_id)
     )
-    found: dict[date, dict[int, tuple[str, int]]] = {}
-    for day, loan_id, bucket, balance in session.exec(scoped(query, org_paths)).all():  # type: ignore[call-overload]
+    found: dict[date, dict[int, tuple[int, str, int]]] = {}
+    for day, loan_id, branch, bucket, balance in session.exec(scoped(query, org_paths)).all():  # type: ignore[call-overload]
         day = day if isinstance(day, date) else date.fromisoformat(str(day))
-        found.setdefault(day, {})[loan_id] = (bucket, int(balance))
+        found.setdefault(day, {})[loan_id] = (branch, bucket, int(balance))
     return found
 
 
-def expected_bad_debt(
-    session: Session, on: date, balances: dict[str, int], settings: Settings
-) -> list[BadDebtRow]:
-    """M = Σ Mi·Pi on D; Pi from the whole bank's history (a model parameter, not the reader's
-    branch alone), Mi from the reader's book (`balances`, bucket → balance on D)."""
+def last_period_pairs(
+    session: Session, on: date
+) -> tuple[date | None, dict[tuple[int | None, str, str | None], tuple[int, int]]]:
+    """The whole bank's pairs, by branch, of the last roll period up to D (from the month end
+    before D's month): what a book summary of D keeps. No period before the book began."""
+    points = roll_points(session, on)
+    if len(points) < 2:
+        return None, {}
+    start = points[-2]
+    at = _buckets_at(session, [start, on], None)
+    return start, period_pairs(at.get(start, {}), at.get(on, {}), by_branch=True)
+
+
+Outcomes = dict[str, dict[str, int]]  # bucket → outcome (bad, cured, unresolved) → loans
+
+
+def outcome_counts(session: Session, on: date) -> Outcomes:
+    """Of the loans ever in each bucket by D, whole bank: how many ended as bad debt, were
+    cured, or are still in arrears on D."""
     entered = (
         select(BUCKETS.c.loan_id, BUCKETS.c.bucket)
         .where(BUCKETS.c.entered_on <= on)
@@ -153,9 +224,17 @@ def expected_bad_debt(
         )
         .group_by(entered.c.bucket, outcome)
     )
-    counts: dict[str, dict[str, int]] = {}
+    counts: Outcomes = {}
     for bucket, result, count in session.exec(query).all():  # type: ignore[call-overload]
         counts.setdefault(bucket, {})[result] = count
+    return counts
+
+
+def expected_bad_debt(
+    counts: Outcomes, balances: dict[str, int], settings: Settings
+) -> list[BadDebtRow]:
+    """M = Σ Mi·Pi on D; Pi from the whole bank's history (`counts`: a model parameter, not the
+    reader's branch alone), Mi from the reader's book (`balances`, bucket → balance on D)."""
     rows = []
     for bucket, balance in balances.items():
         seen = counts.get(bucket, {})
