@@ -11,6 +11,12 @@ PORTFOLIO_LABELS: dict[str, tuple[str, str]] = {
     "since": ("迁徙起始日", "Migration from"),
     "scope": ("范围", "Scope"),
     "whole_bank": ("全行", "the whole bank"),
+    "data_source": ("数据来源", "Source"),
+    "from_summary": ("日终汇总，生成于 ", "the end-of-day book summary, built "),
+    "live": (
+        "实时计算（该日尚无日终汇总，或汇总后有补录数据）",
+        "computed now (the day has no end-of-day summary, or data for it arrived after)",
+    ),
     "colon": ("：", ": "),
     "comma": ("、", ", "),
     "stop": ("。", ". "),

@@ -4,13 +4,13 @@ JSON, CSV and Excel, over the org subtrees the reader sees (reports/scope.py dec
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import ActorDep
 from api.deps import ClockDep, OneHopRoute, SessionDep
@@ -109,6 +109,10 @@ class PortfolioReportPublic(_Out):
     expected_bad_debt_cents: int
     migration_columns: list[str]
     migration: list[MigrationPublic]
+    summarized_at: datetime | None = Field(
+        description="读自该日的日终汇总时为其生成时间，实时计算时为空 (when read from the day's "
+        "book summary: when it was built; null: computed live)"
+    )
 
 
 def build(

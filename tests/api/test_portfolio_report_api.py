@@ -145,3 +145,18 @@ def test_a_date_before_the_book_began_is_an_empty_report(client, book, path):
         body = response.json()
         assert body["total"] == {"count": 0, "balance_cents": 0} and body["npl_ratio"] is None
         assert body["roll"] == [] and body["expected_bad_debt_cents"] == 0
+
+
+def test_a_summarised_day_says_so_and_gives_the_same_figures(client, book):
+    from flows.daily_sweep import run_summary
+
+    live = client.get("/api/v1/reports/portfolio", params={"on": D.isoformat()}).json()
+    assert live["summarized_at"] is None
+    assert "数据来源：实时计算" in client.get("/reports", params={"on": D.isoformat()}).text
+    run_summary(D)
+    stored = client.get("/api/v1/reports/portfolio", params={"on": D.isoformat()}).json()
+    assert stored.pop("summarized_at") is not None
+    live.pop("summarized_at")
+    assert stored == live
+    page = client.get("/reports", params={"on": D.isoformat(), "lang": "en"}).text
+    assert "Source: the end-of-day book summary, built 20" in page
