@@ -5,8 +5,11 @@
 grouped), `migration_matrix`, `roll_rates`, `expected_bad_debt`. Floor, measured in the same run:
 the five tiers / overdue figures' core aggregation as one hand-written GROUP BY (the loans joined
 to their class and state as of D, their bucket on D and their payments summed to D) executed with
-the driver directly; its totals are checked against the report's. Goal: the report page for
-1,000,000 loans <= 2 s. Prints ratios to the floor and to the goal; asserts nothing about time.
+the driver directly; its totals are checked against the report's. Then (c) the daily sweep's
+summary step for D (`flows.daily_sweep.run_summary`), and (d)/(e) the same two reports read from
+the summary — what the page does once the sweep has run — checked equal to the live ones, against
+a second floor: D's summary rows summed in one query. Goal: the report page for 1,000,000 loans
+<= 2 s. Prints ratios to the floors and to the goal; asserts nothing about time.
 
     .venv/bin/python -m bench.reports [--loans 1000000] [--db sqlite|postgres]
         [--pg-url postgresql+psycopg://...] [--runs 5] [--part-runs 3] [--keep]
@@ -58,6 +61,12 @@ GROUP BY l.product, r.state, b.bucket
 """
 
 
+SUMMARY_FLOOR_SQL = """
+SELECT a, b, c, sum(loans), sum(balance_cents) FROM book_summary_rows
+WHERE day = :d AND figure = 'book' GROUP BY a, b, c
+"""
+
+
 def floor(engine: Engine) -> tuple[float, list[Any]]:
     """The tiers/overdue figures as one hand-written GROUP BY, through the driver."""
     pg = engine.dialect.name == "postgresql"
@@ -87,11 +96,14 @@ def timed(runs: int, fn: Callable[[], Any]) -> tuple[list[float], Any]:
 def report(engine: Engine, runs: int, part_runs: int, branch_path: str) -> None:
     from core.settings import get_settings
     from loans.aging import bucket_names
-    from reports.portfolio import book_groups, default_since, migration_matrix, portfolio_report
-    from reports.roll_rates import expected_bad_debt, roll_rates
+    from reports.book_on import book_groups
+    from reports.migration import migration_matrix, migration_pairs
+    from reports.portfolio import default_since, portfolio_report
+    from reports.roll_rates import expected_bad_debt, outcome_counts, roll_rates
 
     settings = get_settings()
     buckets = bucket_names(settings.overdue_bucket_bounds)
+    live: dict[str, Any] = {}
     floor(engine)  # warm the cache
     floors = [floor(engine) for _ in range(runs)]
     floor_s = min(f for f, _ in floors)
@@ -123,14 +135,65 @@ def report(engine: Engine, runs: int, part_runs: int, branch_path: str) -> None:
         overdue = {b: c.balance_cents for b, c in result.overdue_total.items()}
         parts: list[tuple[str, Callable[[Session], Any]]] = [
             ("five tiers / overdue", lambda s, p=paths: book_groups(s, D, p)),
-            ("migration matrix", lambda s, p=paths, a=since: migration_matrix(s, a, D, p)),
+            ("migration matrix",
+             lambda s, p=paths, a=since: migration_matrix(migration_pairs(s, a, D, p))),
             ("roll rates", lambda s, p=paths: roll_rates(s, D, p, buckets)),
-            ("expected bad debt", lambda s, o=overdue: expected_bad_debt(s, D, o, settings)),
-        ]
+            ("expected bad debt",
+             lambda s, o=overdue: expected_bad_debt(outcome_counts(s, D), o, settings)),
+        ]  # fmt: skip
         for name, fn in parts:
             with Session(engine) as session:
                 t, _ = timed(part_runs, lambda f=fn, s=session: f(s))
             print(f"    {name:<22} min {min(t):.3f} s, median {statistics.median(t):.3f} s")
+        live[label] = result
+    summarized(engine, runs, branch_path, live, line)
+
+
+def summary_floor(engine: Engine) -> float:
+    """The summary's read as hand-written SQL: D's book rows summed by product, class, bucket."""
+    pg = engine.dialect.name == "postgresql"
+    sql = SUMMARY_FLOOR_SQL.replace(":d", "%(d)s" if pg else ":d")
+    with engine.connect() as conn:
+        raw: Any = conn.connection.driver_connection
+        started = time.perf_counter()
+        cursor = raw.cursor()
+        cursor.execute(sql, {"d": D if pg else D.isoformat()})
+        cursor.fetchall()
+        cursor.close()
+        spent = time.perf_counter() - started
+        if pg:
+            raw.rollback()
+    return spent
+
+
+def summarized(
+    engine: Engine, runs: int, branch_path: str, live: dict[str, Any], line: Callable[..., None]
+) -> None:
+    """(c) the sweep's summary step for D (`flows.daily_sweep.run_summary`: D, the seven days
+    before it and the twelve month ends), then (d)/(e) the report read from it, checked equal to
+    the live report above."""
+    import dataclasses
+
+    from flows.daily_sweep import run_summary
+    from reports.portfolio import portfolio_report
+
+    started = time.perf_counter()
+    built = run_summary(D)
+    spent = time.perf_counter() - started
+    print(f"(c) run_summary({D}): {built}, {spent:.1f} s "
+          f"({spent / max(built['summaries_built'], 1):.1f} s a day)")  # fmt: skip
+    floor_s = min(summary_floor(engine) for _ in range(runs))
+    print(f"summary floor: D's book rows summed in one query through the driver: {floor_s:.4f} s")
+    for (label, expected), paths in zip(live.items(), (None, [branch_path]), strict=True):
+        with Session(engine) as session:
+            times, result = timed(runs, lambda p=paths, s=session: portfolio_report(
+                s, on=D, today=D, org_paths=p))  # fmt: skip
+        same = dataclasses.replace(result, summarized_at=None) == expected
+        print(f"{label.replace('(a)', '(d)').replace('(b)', '(e)')} from the summary: "
+              f"min {min(times):.3f} s, median {statistics.median(times):.3f} s, "
+              f"{min(times) / floor_s:.0f}x the summary floor, {min(times) / GOAL_S:.3f}x the "
+              f"goal; read from the summary: {result.summarized_at is not None}; "
+              f"equals the live report: {same}")  # fmt: skip
 
 
 def main() -> None:
