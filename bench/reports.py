@@ -67,10 +67,10 @@ WHERE day = :d AND figure = 'book' GROUP BY a, b, c
 """
 
 
-def floor(engine: Engine) -> tuple[float, list[Any]]:
-    """The tiers/overdue figures as one hand-written GROUP BY, through the driver."""
+def driver_query(engine: Engine, sql: str) -> tuple[float, list[Any]]:
+    """`sql` with D as :d, executed with the driver directly: (seconds, rows)."""
     pg = engine.dialect.name == "postgresql"
-    sql = FLOOR_SQL.replace(":d", "%(d)s" if pg else ":d")
+    sql = sql.replace(":d", "%(d)s" if pg else ":d")
     with engine.connect() as conn:
         raw: Any = conn.connection.driver_connection
         started = time.perf_counter()
@@ -82,6 +82,11 @@ def floor(engine: Engine) -> tuple[float, list[Any]]:
         if pg:
             raw.rollback()
     return spent, rows
+
+
+def floor(engine: Engine) -> tuple[float, list[Any]]:
+    """The tiers/overdue figures as one hand-written GROUP BY, through the driver."""
+    return driver_query(engine, FLOOR_SQL)
 
 
 def timed(runs: int, fn: Callable[[], Any]) -> tuple[list[float], Any]:
@@ -151,19 +156,7 @@ def report(engine: Engine, runs: int, part_runs: int, branch_path: str) -> None:
 
 def summary_floor(engine: Engine) -> float:
     """The summary's read as hand-written SQL: D's book rows summed by product, class, bucket."""
-    pg = engine.dialect.name == "postgresql"
-    sql = SUMMARY_FLOOR_SQL.replace(":d", "%(d)s" if pg else ":d")
-    with engine.connect() as conn:
-        raw: Any = conn.connection.driver_connection
-        started = time.perf_counter()
-        cursor = raw.cursor()
-        cursor.execute(sql, {"d": D if pg else D.isoformat()})
-        cursor.fetchall()
-        cursor.close()
-        spent = time.perf_counter() - started
-        if pg:
-            raw.rollback()
-    return spent
+    return driver_query(engine, SUMMARY_FLOOR_SQL)[0]
 
 
 def summarized(
@@ -181,7 +174,7 @@ def summarized(
     built = run_summary(D)
     spent = time.perf_counter() - started
     print(f"(c) run_summary({D}): {built}, {spent:.1f} s "
-          f"({spent / max(built['summaries_built'], 1):.1f} s a day)")  # fmt: skip
+          f"({spent / max(built['summaries_built'], 1):.2f} s a day)")  # fmt: skip
     floor_s = min(summary_floor(engine) for _ in range(runs))
     print(f"summary floor: D's book rows summed in one query through the driver: {floor_s:.4f} s")
     for (label, expected), paths in zip(live.items(), (None, [branch_path]), strict=True):
