@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +41,13 @@ class Settings(BaseSettings):
     )
     token_minutes: int = Field(default=8 * 60, description="Sign-in lifetime (a working day).")
     timezone: str = Field(default="Asia/Shanghai", description="The bank's business time zone.")
+    node_name: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=200,
+        description="This machine's name in the sweep's chunk records (which worker ran which "
+        "chunk); the host name by default.",
+    )
     default_currency: str = "CNY"
     secret_key: str | None = Field(
         default=None,
@@ -298,7 +306,9 @@ class Settings(BaseSettings):
             except ArithmeticError:
                 share = Decimal(-1)
             if not Decimal(0) <= share <= Decimal(1):
-                raise ValueError(f"POSTLOAN_BAD_DEBT_RATES[{bucket}] = {value!r} is not a share 0..1")
+                raise ValueError(
+                    f"POSTLOAN_BAD_DEBT_RATES[{bucket}] = {value!r} is not a share 0..1"
+                )
         return self
 
     @property

@@ -11,16 +11,17 @@ reports/book_summary.py) that the portfolio report reads.
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from typing import Any
 
 from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, Field
 
 from approvals.proposals import propose_floors
 from core.db import get_engine, is_postgres
+from core.settings import get_settings
 from flows.common import business_date, clock, transaction
 from loans import sweep
 from reports import book_summary
@@ -28,7 +29,6 @@ from reports.portfolio import default_since
 from tasks.opening import refresh_business_columns
 
 ACTOR = "system:daily-sweep"
-POLL_SECONDS = 2
 CHUNK_WAIT_SECONDS = 3600
 
 
@@ -75,12 +75,14 @@ def run_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
             session, result.proposals, actor=ACTOR, now=now, business_date=day
         )
         refreshed = refresh_business_columns(session, result.changed)
-    return {
-        **summary(result),
-        "proposals_opened": proposed.opened,
-        "proposals_raised": proposed.raised,
-        "tasks_refreshed": refreshed,
-    }
+        counts = {
+            **summary(result),
+            "proposals_opened": proposed.opened,
+            "proposals_raised": proposed.raised,
+            "tasks_refreshed": refreshed,
+        }
+        sweep.record_chunk(session, day, lo, hi, counts, node=get_settings().node_name, now=now)
+    return counts
 
 
 def summary(result: sweep.ChunkResult) -> dict[str, Any]:
@@ -157,9 +159,10 @@ def sweep_chunk_flow(business_date: date, lo: int, hi: int) -> dict[str, Any]:
 
 
 def _distributed(day: date, bounds: list[tuple[int, int]], deployment: str) -> list[dict[str, Any]]:
-    """Start every chunk as a deployment run (a work pool's workers pick them up), then wait for
-    all. A chunk's counts stay in its own run (its result lives on the worker that ran it)."""
-    from prefect.client.orchestration import get_client
+    """Start every chunk as a deployment run (a work pool's workers pick them up) and wait for
+    all with Prefect's own wait (events, not polling). A chunk's result lives on the worker that
+    ran it, so its counts are read back from the chunk's record in the app database, written in
+    the chunk's own transaction — the real counts, with the machine that ran each."""
     from prefect.deployments import run_deployment
 
     runs = [
@@ -171,24 +174,28 @@ def _distributed(day: date, bounds: list[tuple[int, int]], deployment: str) -> l
         )
         for lo, hi in bounds
     ]
-    pending = {run.id: run.name for run in runs}
-    deadline = time.monotonic() + CHUNK_WAIT_SECONDS
-    with get_client(sync_client=True) as client:
-        while pending:
-            for run_id in list(pending):
-                state = client.read_flow_run(run_id).state
-                if state is not None and state.is_final():
-                    if not state.is_completed():
-                        raise RuntimeError(
-                            f"chunk run {pending[run_id]} ended {state.type}; "
-                            "run the date again (it is idempotent)"
-                        )
-                    del pending[run_id]
-            if pending and time.monotonic() > deadline:
-                raise TimeoutError(f"{len(pending)} chunk runs unfinished; run the date again")
-            if pending:
-                time.sleep(POLL_SECONDS)
-    return [{"chunks_on_workers": 1} for _ in runs]
+    finished = run_coro_as_sync(_wait_all([run.id for run in runs]))
+    for run in finished or []:
+        if run.state is None or not run.state.is_completed():
+            state = run.state.type if run.state else "unknown"
+            raise RuntimeError(
+                f"chunk run {run.name} ended {state}; run the date again (it is idempotent)"
+            )
+    with transaction() as session:
+        records = sweep.chunk_records(session, day, bounds)
+        return [{**record.counts, f"chunks_on_{record.node}": 1} for record in records]
+
+
+async def _wait_all(run_ids: list[Any]) -> list[Any]:
+    import asyncio
+
+    from prefect.flow_runs import wait_for_flow_run
+
+    return list(
+        await asyncio.gather(
+            *(wait_for_flow_run(run_id, timeout=CHUNK_WAIT_SECONDS) for run_id in run_ids)
+        )
+    )
 
 
 def _in_parallel(day: date, bounds: list[tuple[int, int]], width: int) -> list[dict[str, Any]]:

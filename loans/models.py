@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -202,6 +202,22 @@ class ExtensionRequest(SQLModel, table=True):
     applied_on: date | None = Field(default=None, sa_column=Column(Date))
     class_before: RiskClass | None = Field(default=None, sa_column=Column(String(20)))
     approval_request_id: int | None = Field(default=None, index=True)
+
+
+class SweptChunk(SQLModel, table=True):
+    """A chunk of a date's sweep as it last ran, written in the chunk's own transaction: its
+    loan ids, what it did (the counts its step returns) and the machine that ran it — how a
+    sweep spread over a work pool's workers adds up its counts, and where an operator sees
+    which worker ran which chunk. A re-run of the chunk replaces it."""
+
+    __tablename__ = "swept_chunks"
+
+    business_date: date = Field(sa_column=Column(Date, primary_key=True))
+    loan_id_from: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    loan_id_to: int = Field(sa_column=Column(BigInteger, nullable=False))
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    node: str = Field(sa_column=Column(String(200), nullable=False))
+    finished_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class SweptDay(SQLModel, table=True):

@@ -7,10 +7,11 @@ chunk's steps; each step is a module of loans/sweeping/.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import date, datetime
 from time import perf_counter
+from typing import Any
 
 from sqlalchemy import (
     Table,
@@ -28,6 +29,7 @@ from core.errors import RuleViolationError
 from core.settings import Settings, get_settings
 from loans.models import (
     Payment,
+    SweptChunk,
     SweptDay,
 )
 from loans.regulation import RuleBook
@@ -134,6 +136,48 @@ def finish_sweep(session: Session, business_date: date, *, now: datetime) -> Dai
         day.finished_at = now
         session.add(day)
     return journal.anchor_day(session, business_date, now=now)
+
+
+def record_chunk(
+    session: Session,
+    business_date: date,
+    lo: int,
+    hi: int,
+    counts: dict[str, Any],
+    *,
+    node: str,
+    now: datetime,
+) -> None:
+    """Keep what a chunk did, in its own transaction (a re-run of the chunk replaces it)."""
+    row = session.get(SweptChunk, (business_date, lo)) or SweptChunk(
+        business_date=business_date, loan_id_from=lo
+    )
+    row.loan_id_to, row.counts, row.node, row.finished_at = hi, counts, node, now
+    session.add(row)
+
+
+def chunk_records(
+    session: Session, business_date: date, bounds: Sequence[tuple[int, int]]
+) -> list[SweptChunk]:
+    """The chunks of `bounds` as they last ran on `business_date`; a chunk that never finished
+    is refused, named (its run ended without its transaction committing)."""
+    found = {
+        c.loan_id_from: c
+        for c in session.scalars(
+            select(SweptChunk).where(SweptChunk.business_date == business_date)  # type: ignore[arg-type]
+        )
+    }
+    missing = [(lo, hi) for lo, hi in bounds if lo not in found or found[lo].loan_id_to != hi]
+    if missing:
+        raise RuleViolationError(
+            f"跑批 {business_date} 有 {len(missing)} 个分片没有完成记录（首个：贷款 id "
+            f"{missing[0][0]}–{missing[0][1]}），请重跑该日 (the sweep of {business_date} has "
+            f"{len(missing)} chunks with no record of finishing, the first loan ids "
+            f"{missing[0][0]}–{missing[0][1]}; run the date again: it is idempotent)",
+            rule="sweep_chunk_unfinished",
+            business_date=business_date.isoformat(),
+        )
+    return [found[lo] for lo, _ in bounds]
 
 
 def sweep_chunk(
