@@ -139,12 +139,20 @@ def dispatch(
 def deploy(
     work_pool: Annotated[str, typer.Option(help="A Prefect work pool (type process).")],
     source: Annotated[str, typer.Option(help="Where workers find this code.")] = ".",
+    crash_after: Annotated[
+        int | None,
+        typer.Option(
+            min=31,
+            help="Seconds without a heartbeat after which a run counts as crashed (its worker "
+            "was lost); default three heartbeat periods (PREFECT_FLOWS_HEARTBEAT_FREQUENCY).",
+        ),
+    ] = None,
 ) -> None:
     """Register the flows in a work pool on the Prefect server in PREFECT_API_URL; workers on
     each machine (`prefect worker start --pool …`) then share the sweep's chunks."""
     from flows.launch import deploy_to_pool
 
-    for deployment_id in deploy_to_pool(work_pool, source):
+    for deployment_id in deploy_to_pool(work_pool, source, crash_after):
         console.print(f"已部署 deployed {deployment_id}")
 
 

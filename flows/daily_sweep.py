@@ -30,6 +30,7 @@ from tasks.opening import refresh_business_columns
 
 ACTOR = "system:daily-sweep"
 CHUNK_WAIT_SECONDS = 3600
+CHUNK_ATTEMPTS = 3  # a chunk whose run crashed is started again, this many runs in all
 
 
 class SweepParams(BaseModel):
@@ -160,27 +161,40 @@ def sweep_chunk_flow(business_date: date, lo: int, hi: int) -> dict[str, Any]:
 
 def _distributed(day: date, bounds: list[tuple[int, int]], deployment: str) -> list[dict[str, Any]]:
     """Start every chunk as a deployment run (a work pool's workers pick them up) and wait for
-    all with Prefect's own wait (events, not polling). A chunk's result lives on the worker that
-    ran it, so its counts are read back from the chunk's record in the app database, written in
-    the chunk's own transaction — the real counts, with the machine that ran each."""
+    all with Prefect's own wait (events, not polling). A chunk whose run crashed — its worker
+    was lost mid-chunk, and the server's automation marked the silent run Crashed
+    (flows/launch.ensure_crash_automation) — is started again, up to CHUNK_ATTEMPTS times: its
+    transaction never committed, and a chunk is idempotent. A chunk's result lives on the worker
+    that ran it, so its counts are read back from the chunk's record in the app database,
+    written in the chunk's own transaction — the real counts, with the machine that ran each."""
     from prefect.deployments import run_deployment
 
-    runs = [
-        run_deployment(
+    def start(lo: int, hi: int) -> Any:
+        return run_deployment(
             deployment,
             parameters={"business_date": day, "lo": lo, "hi": hi},
             timeout=0,
             as_subflow=True,
         )
-        for lo, hi in bounds
-    ]
-    finished = run_coro_as_sync(_wait_all([run.id for run in runs]))
-    for run in finished or []:
-        if run.state is None or not run.state.is_completed():
+
+    pending = {bound: start(*bound) for bound in bounds}
+    for attempt in range(1, CHUNK_ATTEMPTS + 1):
+        finished = run_coro_as_sync(_wait_all([run.id for run in pending.values()])) or []
+        again = {}
+        for bound, run in zip(pending, finished, strict=True):
+            if run.state is not None and run.state.is_completed():
+                continue
+            if run.state is not None and run.state.is_crashed() and attempt < CHUNK_ATTEMPTS:
+                print(f"chunk {bound[0]}-{bound[1]}: run {run.name} crashed; starting it again")
+                again[bound] = start(*bound)
+                continue
             state = run.state.type if run.state else "unknown"
             raise RuntimeError(
                 f"chunk run {run.name} ended {state}; run the date again (it is idempotent)"
             )
+        pending = again
+        if not pending:
+            break
     with transaction() as session:
         records = sweep.chunk_records(session, day, bounds)
         return [{**record.counts, f"chunks_on_{record.node}": 1} for record in records]

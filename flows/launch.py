@@ -72,9 +72,62 @@ def deployments() -> list:  # type: ignore[type-arg]
     ]
 
 
-def deploy_to_pool(work_pool: str, source: str = ".") -> list[str]:
+CRASH_AUTOMATION = "postloan: crash runs whose heartbeats stopped"
+
+
+def crash_after_default() -> int:
+    """Three of the runs' heartbeat periods (PREFECT_FLOWS_HEARTBEAT_FREQUENCY)."""
+    from prefect.settings import get_current_settings
+
+    return 3 * (get_current_settings().flows.heartbeat_frequency or 180)
+
+
+def ensure_crash_automation(crash_after_seconds: int) -> str:
+    """The automation that marks a flow run Crashed once its heartbeats stop for
+    `crash_after_seconds` (its worker or machine was lost mid-run): Prefect's documented way
+    to detect such runs on a self-hosted server. The sweep then starts a crashed chunk again
+    (flows/daily_sweep.py). Created once, by name; returns its id."""
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    with get_client(sync_client=True) as client:  # the period may have changed: one, as asked
+        for existing in client.read_automations_by_name(name=CRASH_AUTOMATION):
+            client.delete_automation(existing.id)
+    ended = ("Completed", "Failed", "Cancelled", "Crashed")
+    automation = Automation(
+        name=CRASH_AUTOMATION,
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{s}" for s in ended)},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=crash_after_seconds),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"no heartbeat for {crash_after_seconds} s: its worker was lost",
+            )
+        ],
+    ).create()
+    return str(automation.id)
+
+
+def deploy_to_pool(
+    work_pool: str, source: str = ".", crash_after_seconds: int | None = None
+) -> list[str]:
     """Register the deployments in a work pool, the sweep spreading its chunks over the pool's
-    workers (`prefect worker start --pool …` on each machine). Returns the deployment ids."""
+    workers (`prefect worker start --pool …` on each machine), and the automation that marks a
+    run Crashed when its worker is lost. Returns the deployment ids."""
+    ensure_crash_automation(crash_after_seconds or crash_after_default())
     tz = get_settings().timezone
     specs = [
         (
