@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from core.db import dispose_engines
 from tests.approvals.conftest import pay_through
 from tests.factories import make_loan
+from tests.flows.test_approval_chain import api  # noqa: F401  (the fixture: the app, a big loan)
 
 pytestmark = pytest.mark.postgres_only
 
@@ -181,8 +182,7 @@ def _single_sweep(url: str) -> None:
 
 def _runs(env: dict[str, str], deployment: str, state: str) -> list[dict[str, Any]]:
     """The flow runs of a deployment in a state, from the server's REST API."""
-    api = env["PREFECT_API_URL"]
-    found = httpx.post(f"{api}/flow_runs/filter", json={
+    found = httpx.post(f"{env['PREFECT_API_URL']}/flow_runs/filter", json={
         "flow_runs": {"state": {"type": {"any_": [state]}}},
         "deployments": {"name": {"any_": [deployment]}},
     }, timeout=10)  # fmt: skip
@@ -339,3 +339,49 @@ run = run_deployment(
 assert run.state.is_completed(), run.state
 print(run.state)
 """
+
+
+def test_an_approval_chain_is_continued_on_the_pool(  # type: ignore[no-untyped-def]
+    prefect_api,
+    database_url,
+    api,  # noqa: F811  (the fixture imported above)
+    engine,
+    tmp_path,
+):
+    """The waiting chain and the outbox dispatcher on the pool: each decision's outbox row is
+    delivered by `postloan dispatch --once` as a run of the approval-chain deployment, and a
+    worker of the pool runs it to completion. (The deciding transaction itself opens the next
+    level and applies the extension; the run is the chain's continuation, idempotent.)"""
+    from sqlmodel import Session, select
+
+    from approvals.models import ApprovalRequest, RequestState
+    from loans.book import get_loan
+    from statemachines.enums import LoanState
+    from tasks.models import Outbox
+    from tests.approvals.conftest import APPROVE_EXTENSION
+    from tests.flows.test_approval_chain import _apply, _decide
+
+    env = prefect_api
+    _pool_and_deployments(env, database_url)
+    worker = _worker(env, "w1", database_url, tmp_path)
+    dispatch = {
+        **env,
+        "POSTLOAN_DATABASE_URL": database_url,
+        "POSTLOAN_OUTBOX_DELIVERY": "deployment",
+    }
+    try:
+        _apply(api)
+        _decide(api, "head_bj", APPROVE_EXTENSION)  # above the head's authority: level 2
+        _run([str(BIN / "postloan"), "dispatch", "--once"], dispatch)
+        _decide(api, "committee1", APPROVE_EXTENSION)
+        _run([str(BIN / "postloan"), "dispatch", "--once"], dispatch)
+        _until("both chain runs on the worker",
+               lambda: len(_runs(env, "approval-chain", "COMPLETED")) == 2, timeout=180)  # fmt: skip
+    finally:
+        _stop(worker)
+    with Session(engine) as s:
+        loan = get_loan(s, "L2")
+        assert (loan.state, loan.maturity_date) == (LoanState.extended, date(2026, 7, 15))
+        assert s.exec(select(ApprovalRequest)).one().state == RequestState.approved
+        rows = s.exec(select(Outbox)).all()
+        assert len(rows) == 2 and all(r.flow_run_id and r.delivered_at for r in rows)
