@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from core.db import dispose_engines
 from tests.approvals.conftest import pay_through
+from tests.conftest import _libpq
 from tests.factories import make_loan
 from tests.flows.test_approval_chain import api  # noqa: F401  (the fixture: the app, a big loan)
 
@@ -38,10 +39,6 @@ DAY = date(2025, 6, 30)
 POOL = "scale-test-pool"
 CHUNK = 6
 CRASH_AFTER = 45  # seconds without a heartbeat (every 30 s on the workers here)
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _free_port() -> int:
@@ -69,8 +66,7 @@ def prefect_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict
         conn.execute(f'CREATE DATABASE "{name}"')
     port = _free_port()
     url = make_url(admin).set(drivername="postgresql+asyncpg", database=name)
-    env = {
-        **os.environ,
+    env = {  # merged into this process's environment at each use (the test's own anchor folder)
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "PREFECT_API_DATABASE_CONNECTION_URL": url.render_as_string(hide_password=False),
@@ -83,7 +79,7 @@ def prefect_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
         [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
@@ -136,7 +132,7 @@ def _clone(admin: str, source_url: str) -> str:
 
 
 def _run(args: list[str], env: dict[str, str], timeout: int = 300) -> str:
-    done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True,
+    done = subprocess.run(args, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
@@ -148,7 +144,7 @@ def _worker(
     log = (tmp / f"{name}.log").open("wb")
     return subprocess.Popen(
         [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--name", name, "--limit", "2"],
-        env={**env, "POSTLOAN_NODE_NAME": name, "POSTLOAN_DATABASE_URL": database_url,
+        env={**os.environ, **env, "POSTLOAN_NODE_NAME": name, "POSTLOAN_DATABASE_URL": database_url,
              "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"},
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
@@ -175,9 +171,12 @@ def _pool_and_deployments(env: dict[str, str], database_url: str) -> None:
          {**env, "POSTLOAN_DATABASE_URL": database_url})  # fmt: skip
 
 
-def _single_sweep(url: str) -> None:
+def _single_sweep(url: str, tmp: Path) -> None:
+    """`postloan sweep` on the copy, anchoring to an external log of its own (the copy's chain
+    of anchors is not the original's)."""
     _run([str(BIN / "postloan"), "sweep", "--on", DAY.isoformat(), "--chunk-size", str(CHUNK)],
-         {**os.environ, "POSTLOAN_DATABASE_URL": url})  # fmt: skip
+         {"POSTLOAN_DATABASE_URL": url,
+          "POSTLOAN_ANCHOR_LOG": str(tmp / "single_anchor_log.jsonl")})  # fmt: skip
 
 
 def _runs(env: dict[str, str], deployment: str, state: str) -> list[dict[str, Any]]:
@@ -258,7 +257,7 @@ def test_a_sweep_through_two_workers_equals_one_process(
             for worker in workers:
                 _stop(worker)
         distributed_s = time.monotonic() - started
-        _single_sweep(single_url)
+        _single_sweep(single_url, tmp_path)
         spread, single = _outcome(database_url), _outcome(single_url)
         assert spread["nodes"] == ["w1", "w2"], (tmp_path / "w1.log").read_text()[-2000:]
         assert single["nodes"] != spread["nodes"]
@@ -294,7 +293,7 @@ def test_a_worker_killed_mid_chunk_still_completes_the_date(
             held.execute("SELECT id FROM loans FOR UPDATE")
             workers.append(_worker(env, "w1", database_url, tmp_path))
             sweep_log = (tmp_path / "sweep.log").open("wb")
-            parent = subprocess.Popen([str(BIN / "python"), "-c", RUN_SWEEP], env=env, cwd=ROOT,
+            parent = subprocess.Popen([str(BIN / "python"), "-c", RUN_SWEEP], env={**os.environ, **env}, cwd=ROOT,
                                       stdout=sweep_log, stderr=subprocess.STDOUT)  # fmt: skip
             # w1 holds the parent and one chunk (limit 2); then w2 takes two more
             _until("w1 to run a chunk", lambda: len(_runs(env, "sweep-chunk", "RUNNING")) == 1)
@@ -315,7 +314,7 @@ def test_a_worker_killed_mid_chunk_still_completes_the_date(
         assert parent.wait(timeout=420) == 0, (tmp_path / "sweep.log").read_text()[-3000:]
         crashed = _runs(env, "sweep-chunk", "CRASHED")
         assert len(crashed) == 2, (tmp_path / "sweep.log").read_text()[-3000:]
-        _single_sweep(single_url)
+        _single_sweep(single_url, tmp_path)
         spread, single = _outcome(database_url), _outcome(single_url)
         assert spread["nodes"] == ["w1"]  # w2's chunks never committed
         for key in ("loans", "buckets", "journal", "tasks", "counts"):
