@@ -104,7 +104,7 @@ def report(engine: Engine, runs: int, part_runs: int, branch_path: str) -> None:
     from reports.book_on import book_groups
     from reports.migration import migration_matrix, migration_pairs
     from reports.portfolio import default_since, portfolio_report
-    from reports.roll_rates import expected_bad_debt, outcome_counts, roll_rates
+    from reports.roll_rates import expected_bad_debt, outcome_counts, roll_points, roll_rates
 
     settings = get_settings()
     buckets = bucket_names(settings.overdue_bucket_bounds)
@@ -142,7 +142,7 @@ def report(engine: Engine, runs: int, part_runs: int, branch_path: str) -> None:
             ("five tiers / overdue", lambda s, p=paths: book_groups(s, D, p)),
             ("migration matrix",
              lambda s, p=paths, a=since: migration_matrix(migration_pairs(s, a, D, p))),
-            ("roll rates", lambda s, p=paths: roll_rates(s, D, p, buckets)),
+            ("roll rates", lambda s, p=paths: roll_rates(s, roll_points(s, D), p, buckets)),
             ("expected bad debt",
              lambda s, o=overdue: expected_bad_debt(outcome_counts(s, D), o, settings)),
         ]  # fmt: skip

@@ -98,7 +98,8 @@ def portfolio_report(
     check_since(since, on)
     settings = settings or get_settings()
     buckets = bucket_names(settings.overdue_bucket_bounds)
-    stored = book_summary.read(session, on, since, org_paths, roll_points(session, on))
+    points = roll_points(session, on)
+    stored = book_summary.read(session, on, since, org_paths, points)
     grouped = stored.book if stored else book_groups(session, on, org_paths)
     by_class = {c: Cell() for c in CLASSES}
     overdue: dict[str, dict[str, Cell]] = {b: {} for b in buckets}
@@ -142,7 +143,7 @@ def portfolio_report(
         overdue_total=overdue_total,
         migration=migration,
         migration_columns=columns,
-        roll=roll_rates(session, on, org_paths, buckets, stored.roll if stored else None),
+        roll=roll_rates(session, points, org_paths, buckets, stored.roll if stored else None),
         bad_debt=expected_bad_debt(
             stored.outcomes if stored else outcome_counts(session, on),
             {b: c.balance_cents for b, c in overdue_total.items()},

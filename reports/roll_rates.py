@@ -90,17 +90,16 @@ def roll_points(session: Session, on: date) -> list[date]:
 
 def roll_rates(
     session: Session,
-    on: date,
+    points: Sequence[date],
     org_paths: Sequence[str] | None,
     buckets: list[str],
     stored: dict[date, Pairs] | None = None,
 ) -> list[RollPeriod]:
-    """Month over month for the twelve months up to D, from the first month the book existed:
-    each period's pairs from `stored` (by the period's end: the book summaries) or, without
-    them, from the bucket history in one query."""
-    points = roll_points(session, on)
+    """Month over month between the `points` (roll_points of D): each period's pairs from
+    `stored` (by the period's end: the book summaries) or, without them, from the bucket
+    history in one query."""
     if stored is None:
-        at = _buckets_at(session, points, org_paths)
+        at = _buckets_at(session, list(points), org_paths)
         stored = {
             end: whole_bank(period_pairs(at.get(start, {}), at.get(end, {}), by_branch=False))
             for start, end in zip(points, points[1:], strict=False)
