@@ -51,10 +51,17 @@ from sqlmodel import Field, Session, SQLModel
 
 from core.db import is_postgres
 from core.identity import OrgUnit
-from reports.book_on import LOANS, book_groups
+from reports.book_on import book_groups
 from reports.inspections import in_scope
 from reports.migration import Pair, migration_pairs
-from reports.roll_rates import Outcomes, Pairs, last_period_pairs, month_points, outcome_counts
+from reports.roll_rates import (
+    Outcomes,
+    Pairs,
+    before_the_book,
+    last_period_pairs,
+    month_points,
+    outcome_counts,
+)
 
 # the advisory lock the triggers take shared and a build's marker exclusive (Postgres)
 ADVISORY_LOCK = 7_270_014
@@ -165,14 +172,14 @@ def due_days(session: Session, day: date) -> list[date]:
     """What the sweep of `day` summarises: each of `day`, the `RECENT_DAYS` before it and the
     month ends its roll rates read that lacks a summary (a backdated payment or a late entry
     removed it), from the book's first day on, oldest first."""
-    first = session.scalar(select(func.min(LOANS.c.booked_on)))
-    if first is None:
+    start = before_the_book(session)
+    if start is None:
         return []
     candidates = {
         *month_points(day)[:-1],
         *(day - timedelta(days=k) for k in range(RECENT_DAYS + 1)),
     }
-    return missing_days(session, sorted(d for d in candidates if d >= first - timedelta(days=1)))
+    return missing_days(session, sorted(d for d in candidates if d >= start))
 
 
 def missing_days(session: Session, days: Sequence[date]) -> list[date]:

@@ -80,12 +80,17 @@ def month_points(on: date, months: int = MONTHS) -> list[date]:
 Pairs = dict[tuple[str, str | None], tuple[int, int]]
 
 
+def before_the_book(session: Session) -> date | None:
+    """The day before the first loan was booked (a period may start there: the book was empty
+    at its end); None while the book is empty."""
+    first_booked = session.scalar(select(func.min(LOANS.c.booked_on)))
+    return None if first_booked is None else first_booked - timedelta(days=1)
+
+
 def roll_points(session: Session, on: date) -> list[date]:
     """The month ends of the twelve months before D's, then D, from the month the book began."""
-    first_booked = session.scalar(select(func.min(LOANS.c.booked_on)))
-    if first_booked is None:
-        return []
-    return [p for p in month_points(on) if p >= first_booked - timedelta(days=1)]
+    start = before_the_book(session)
+    return [] if start is None else [p for p in month_points(on) if p >= start]
 
 
 def roll_rates(
