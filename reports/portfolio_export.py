@@ -11,7 +11,8 @@ from decimal import Decimal
 
 from openpyxl import Workbook
 
-from reports.portfolio import Cell, PortfolioReport
+from reports.book_on import Cell
+from reports.portfolio import PortfolioReport
 from statemachines.enums import LoanState, RiskClass
 
 Row = list[object]

@@ -78,6 +78,7 @@ def month_points(on: date, months: int = MONTHS) -> list[date]:
 # a period's loans in arrears at its start: (bucket at the start, bucket at the end or None
 # when no longer in arrears) → (count, balance at the start)
 Pairs = dict[tuple[str, str | None], tuple[int, int]]
+BranchPairs = dict[tuple[int, str, str | None], tuple[int, int]]  # the same, by branch
 
 
 def before_the_book(session: Session) -> date | None:
@@ -106,7 +107,7 @@ def roll_rates(
     if stored is None:
         at = _buckets_at(session, list(points), org_paths)
         stored = {
-            end: whole_bank(period_pairs(at.get(start, {}), at.get(end, {}), by_branch=False))
+            end: whole_bank(period_pairs(at.get(start, {}), at.get(end, {})))
             for start, end in zip(points, points[1:], strict=False)
         }
     return [
@@ -116,23 +117,20 @@ def roll_rates(
 
 
 def period_pairs(
-    before: dict[int, tuple[int, str, int]],
-    after: dict[int, tuple[int, str, int]],
-    *,
-    by_branch: bool,
-) -> dict[tuple[int | None, str, str | None], tuple[int, int]]:
-    """(branch or None, bucket at the start, bucket at the end) → (count, balance at the start)
-    of the loans in arrears at the period's start."""
-    pairs: dict[tuple[int | None, str, str | None], tuple[int, int]] = {}
+    before: dict[int, tuple[int, str, int]], after: dict[int, tuple[int, str, int]]
+) -> BranchPairs:
+    """(branch, bucket at the start, bucket at the end) → (count, balance at the start) of the
+    loans in arrears at the period's start."""
+    pairs: BranchPairs = {}
     for loan, (branch, bucket, balance) in before.items():
         end = after.get(loan)
-        key = (branch if by_branch else None, bucket, end[1] if end else None)
+        key = (branch, bucket, end[1] if end else None)
         count, total = pairs.get(key, (0, 0))
         pairs[key] = (count + 1, total + balance)
     return pairs
 
 
-def whole_bank(pairs: dict[tuple[int | None, str, str | None], tuple[int, int]]) -> Pairs:
+def whole_bank(pairs: BranchPairs) -> Pairs:
     """The pairs summed over branches."""
     summed: Pairs = {}
     for (_, start, end), (count, balance) in pairs.items():
@@ -187,9 +185,7 @@ def _buckets_at(
     return found
 
 
-def last_period_pairs(
-    session: Session, on: date
-) -> tuple[date | None, dict[tuple[int | None, str, str | None], tuple[int, int]]]:
+def last_period_pairs(session: Session, on: date) -> tuple[date | None, BranchPairs]:
     """The whole bank's pairs, by branch, of the last roll period up to D (from the month end
     before D's month): what a book summary of D keeps. No period before the book began."""
     points = roll_points(session, on)
@@ -197,7 +193,7 @@ def last_period_pairs(
         return None, {}
     start = points[-2]
     at = _buckets_at(session, [start, on], None)
-    return start, period_pairs(at.get(start, {}), at.get(on, {}), by_branch=True)
+    return start, period_pairs(at.get(start, {}), at.get(on, {}))
 
 
 Outcomes = dict[str, dict[str, int]]  # bucket → outcome (bad, cured, unresolved) → loans
