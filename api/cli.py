@@ -108,4 +108,4 @@ def db_upgrade() -> None:
     )
 
 
-from api import cli_audit, cli_book, cli_demo, cli_docs, cli_flows  # noqa: E402, F401  (register their commands)
+from api import cli_audit, cli_book, cli_demo, cli_docs, cli_flows, cli_sim  # noqa: E402, F401  (register their commands)

@@ -1,11 +1,8 @@
 """`postloan demo seed` (registered on the app of api/cli.py): the demo book, brought to today by
-the production day's work — each business date's scheduled steps (inspection scheduler,
-pre-maturity notices, SLA escalation, daily sweep, collection ladder) run in order, in chunks,
-through the same functions the Prefect steps call (no Prefect run per day)."""
+the production day's work (flows/days.py: each business date's scheduled steps in order)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, timedelta
 from time import perf_counter
 from typing import Annotated
@@ -16,41 +13,8 @@ from sqlalchemy import func, select
 from api.cli import DateOpt, business_day, console, demo_app, domain_errors
 from core.clock import SystemClock
 from core.db import session_scope
-from core.errors import ValidationError
+from core.errors import PostloanError, ValidationError
 from core.settings import get_settings
-
-CHUNK = 20_000
-
-
-def day_steps() -> list[tuple[str, Callable[[date], object]]]:
-    """A business date's scheduled work in the order of its schedules (flows/launch.py
-    SCHEDULES: inspections 06:00, pre-maturity 06:15, SLA escalation 07:30, the sweep 20:30, the
-    collection ladder 21:15), each step the function its Prefect step runs."""
-    from flows import escalation, inspections, pre_maturity
-    from flows.daily_sweep import plan_day, run_anchor, run_chunk, run_summary
-
-    def inspect(day: date) -> object:
-        return [
-            inspections.run_chunk(day, lo, hi, False)
-            for lo, hi in inspections.plan_chunks.fn(day, CHUNK)
-        ]
-
-    def sweep(day: date) -> object:
-        results = [run_chunk(day, lo, hi) for lo, hi in plan_day(day, CHUNK)]
-        run_anchor(day)
-        run_summary(day)
-        return results
-
-    def ladder(day: date) -> object:
-        return [escalation.run_ladder_chunk(day, lo, hi) for lo, hi in escalation.plan.fn(CHUNK)]
-
-    return [
-        ("inspection-scheduler", inspect),
-        ("pre-maturity", pre_maturity.open_notices.fn),
-        ("sla-escalation", escalation.escalate_step.fn),
-        ("daily-sweep", sweep),
-        ("collection-ladder", ladder),
-    ]
 
 
 def last_swept_day() -> date | None:
@@ -68,29 +32,39 @@ def bring_to(today: date) -> int:
     last = last_swept_day()
     if last is None or last >= today:
         return 0
-    steps = dict(day_steps())
+    from flows.days import day_steps, inspect
+
     day, days = last + timedelta(days=1), 0
     while day <= today:
-        for step in steps.values():
+        for _, step in day_steps():
             step(day)
         day += timedelta(days=1)
         days += 1
-    steps["inspection-scheduler"](today)
+    inspect(today)
     return days
+
+
+DEMO_DAYS = 60  # the demo book's history: two months of the real flows, bots for people
+DEMO_SEED = 7
 
 
 @demo_app.command("seed")
 def demo_seed(
     loans: Annotated[int, typer.Option(min=1, help="How many demo loans.")] = 40,
+    days: Annotated[
+        int, typer.Option(min=1, help="Days of history the simulation makes before today.")
+    ] = DEMO_DAYS,
     today: DateOpt = None,
     if_empty: Annotated[
         bool, typer.Option(help="If the book has data: only bring it to today.")
     ] = False,
 ) -> None:
-    """演示数据 Seed org units, one user per role (password in README) and a demo book of loans,
-    swept and scheduled up to today; with --if-empty on a seeded book, bring it to today."""
-    from loans.demo import DEMO_PASSWORD, is_empty, seed_demo
-    from tasks.demo import seed_demo_tasks
+    """演示数据 Seed org units, one user per role (password in README) and a demo book whose
+    history was made by the real flows: a short simulation (postloan simulate) up to today;
+    with --if-empty on a seeded book, bring it to today."""
+    from loans.demo import DEMO_PASSWORD, is_empty
+    from sim import run as sim_run
+    from sim.params import SimParams
 
     day = business_day(today)
     started = perf_counter()
@@ -103,28 +77,44 @@ def demo_seed(
                     "数据库已有数据，演示数据需要空库 "
                     "(the database already has data; demo seed needs an empty one)"
                 )
-            days = bring_to(day)
+            days = _catch_up(sim_run, day)
             console.print(
                 f"演示数据已存在 demo data already present: 补跑 {days} 个营业日 "
                 f"brought to {day} ({days} days run, {perf_counter() - started:.1f} s)"
             )
             return
-        with session_scope() as session:
-            org = seed_demo(session, today=day, loans=loans)
-        # the seed date's sweep settles what the history paid off and proposes the floors it
-        # left unconfirmed; then the scheduler's checks (none for a loan the sweep closed): last
-        # month's, some done before the demo began, and today's
-        dict(day_steps())["daily-sweep"](day)
-        with session_scope() as session:
-            tasks = seed_demo_tasks(session, today=day)
+        params = SimParams(loans=loans, start=day - timedelta(days=days), days=days + 1,
+                           seed=DEMO_SEED)  # fmt: skip
+        with console.status(f"模拟 {days} 天 simulating {days} days of the demo book"):
+            record = sim_run.run_days(sim_run.start(params, _now()))
         from cases.demo import seed_demo_requests
 
         with session_scope() as session:
-            requests = seed_demo_requests(
-                session, today=day, now=SystemClock(get_settings().tz).now()
-            )
+            requests = seed_demo_requests(session, today=day, now=_now())
+    done = sum(v for k, v in record.totals.items() if k.startswith("completed "))
     console.print(
-        f"[green]已生成演示数据 seeded[/] {len(org.units)} org units, {len(org.users)} users "
-        f"(password [bold]{DEMO_PASSWORD}[/]), {loans} loans, {tasks} tasks, "
-        f"{requests} requests, swept to {day} ({perf_counter() - started:.1f} s)"
+        f"[green]已生成演示数据 seeded[/] {loans} loans, {days + 1} days simulated to {day}: "
+        f"{done} tasks done by the bots, {record.totals.get('payments', 0)} payments, "
+        f"{requests} requests filed (password [bold]{DEMO_PASSWORD}[/]; "
+        f"{perf_counter() - started:.1f} s)"
     )
+    if record.failures:
+        console.print(f"[yellow]模拟检查未通过 simulation checks failed:[/] {record.failures}")
+
+
+def _now():  # type: ignore[no-untyped-def]
+    return SystemClock(get_settings().tz).now()
+
+
+def _catch_up(sim_run, day: date) -> int:  # type: ignore[no-untyped-def]
+    """The demo's simulation carried on to `day` (a book imported some other way: the day's
+    scheduled steps only, no bots)."""
+    last = last_swept_day()
+    if last is None or last >= day:
+        return 0
+    try:
+        record = sim_run.load(None)
+    except PostloanError:
+        return bring_to(day)
+    sim_run.extend_to(record.id or 0, day)
+    return (day - last).days

@@ -1,30 +1,17 @@
-"""The demo book behind `postloan demo seed` / `make run`: a head office, two branches with a
-sub-branch each, one user per role (DOMAIN §1), and a deterministic book of loans with history."""
+"""The demo bank behind `postloan demo seed` / `make run` and `postloan simulate`: a head office,
+two branches with a sub-branch each, one user per role (DOMAIN §1), and the names the generated
+book draws from. The book itself, and its history, are made by the simulator (sim/)."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal
 
 from sqlmodel import Session, func, select
 
-from core.clock import FixedClock
 from core.identity import OrgUnit, OrgUnitKind, Role, User, add_org_unit, add_user, hash_password
-from core.settings import get_settings
-from loans import aging
-from loans.book import LoanTerms, installments_of, open_loan
-from loans.floors import floor_for
-from loans.models import Borrower, BorrowerKind, Loan
-from loans.payments import record_payment
-from loans.schedule import RepaymentMethod, add_months
-from loans.transitions import reclassify_loan, transition_loan
-from statemachines.enums import LoanState, RiskClass
 
 DEMO_PASSWORD = "postloan-demo"  # documented in README; every demo user has it
 SEED_ACTOR = "system:demo-seed"
-PROPOSAL_WINDOW_DAYS = 20  # floors crossed this recently are left to the approval chain
 
 ORG_UNITS = [  # code, name, name_en, kind, parent
     ("HO", "总行", "Head office", OrgUnitKind.head_office, None),
@@ -107,151 +94,3 @@ def seed_org(session: Session, password_hash: str | None = None) -> DemoOrg:
 
 def is_empty(session: Session) -> bool:
     return session.exec(select(func.count()).select_from(OrgUnit)).one() == 0
-
-
-def seed_demo(
-    session: Session,
-    *,
-    today: date,
-    loans: int = 40,
-    seed: int = 7,
-    password_hash: str | None = None,
-) -> DemoOrg:
-    """Org, users and `loans` loans disbursed over the past two years, with payments until
-    `today`: most on time, some late or stopped, so the book has overdue and 不良 loans."""
-    org = seed_org(session, password_hash)
-    rng = random.Random(seed)
-    managers = {"BJ01": ["am_bj1", "am_bj2", "am_bj3"], "SH01": ["am_sh1", "am_sh2"]}
-    risk = {"BJ01": "rm_bj", "SH01": "rm_sh"}
-    clock = FixedClock()
-    for n in range(1, loans + 1):
-        branch = "BJ01" if n % 2 else "SH01"
-        corporate = rng.random() < 0.5
-        borrower = Borrower(
-            customer_no=f"C{n:05d}",
-            kind=BorrowerKind.corporate if corporate else BorrowerKind.individual,
-            name=rng.choice(CORPORATE) if corporate else rng.choice(PEOPLE) + f"{n:02d}",
-            is_key_client=corporate and rng.random() < 0.3,
-            org_unit_id=org.units[branch].id or 0,
-        )
-        session.add(borrower)
-        session.flush()
-        disbursed = today - timedelta(days=rng.randint(60, 720))
-        months = rng.choice([12, 24, 36, 60]) if corporate else rng.choice([12, 36, 60, 120])
-        assistant = [
-            m for m in managers[branch] if m != managers[branch][n % len(managers[branch])]
-        ]
-        terms = LoanTerms(
-            loan_no=f"{branch}-{disbursed.year}-{n:04d}",
-            borrower_id=borrower.id or 0,
-            product=rng.choice(PRODUCTS[:3] if corporate else PRODUCTS[3:]),
-            branch_id=org.units[branch].id or 0,
-            account_manager_id=org.users[managers[branch][n % len(managers[branch])]].id or 0,
-            assistant_manager_id=org.users[assistant[0]].id,
-            risk_manager_id=org.users[risk[branch]].id,
-            principal_cents=rng.randint(5, 500) * 10_000_00
-            if corporate
-            else rng.randint(2, 80) * 10_000_00,
-            annual_rate=Decimal(rng.choice(["0.0345", "0.0385", "0.0435", "0.0490", "0.0560"])),
-            disbursement_date=disbursed,
-            maturity_date=add_months(disbursed, months),
-            repayment_method=rng.choice(list(RepaymentMethod)),
-        )
-        clock.set_date(disbursed)
-        loan = open_loan(session, terms, actor=SEED_ACTOR, now=clock.now(), business_date=disbursed)
-        _pay_history(session, loan, rng, today, clock)
-    return org
-
-
-def _pay_history(
-    session: Session, loan: Loan, rng: random.Random, today: date, clock: FixedClock
-) -> None:
-    """Walk the loan's installments due before today as the daily sweep would have seen them:
-    on-time payers pay on the due date; late payers go overdue the next day, are downgraded when
-    the floor says so and cure when they pay; stopped payers age into 不良."""
-    behaviour = rng.choices(["good", "late", "stopped"], weights=[70, 15, 15])[0]
-    stop_after = rng.randint(1, 12)
-    assert loan.id is not None
-    missed: date | None = None
-    for k, inst in enumerate(installments_of(session, loan.id)):
-        payable = aging.pay_by(inst.due_date)  # a due date on a holiday is payable after it
-        if payable >= today:
-            break
-        if behaviour == "stopped" and k >= stop_after:
-            missed = payable
-            break
-        late = rng.randint(3, 20) if behaviour == "late" and rng.random() < 0.5 else 0
-        paid_on = payable + timedelta(days=late)
-        if paid_on >= today:
-            missed = payable
-            break
-        if late:
-            _age(session, loan, payable, paid_on - timedelta(days=1), clock)
-        _at(clock, paid_on)
-        record_payment(
-            session,
-            loan,
-            payment_ref=f"P-{loan.loan_no}-{inst.seq_no:03d}",
-            value_date=paid_on,
-            amount_cents=inst.outstanding_cents,
-            actor=SEED_ACTOR,
-            now=clock.now(),
-            business_date=paid_on,
-        )
-        if LoanState(loan.state) == LoanState.overdue:
-            transition_loan(
-                session,
-                loan.loan_no,
-                "cure",
-                actor=SEED_ACTOR,
-                now=clock.now(),
-                business_date=paid_on,
-                reason=f"{paid_on} 逾期已清偿 (arrears paid {paid_on})",
-            )
-    if missed is not None:
-        _age(session, loan, missed, today - timedelta(days=1), clock)
-
-
-def _at(clock: FixedClock, day: date) -> None:
-    clock.set_date(day, hour=20)  # the sweep runs in the evening of the business date
-
-
-def _age(session: Session, loan: Loan, due: date, until: date, clock: FixedClock) -> None:
-    """From the day after `due` (the installment's pay-by day) up to `until`: overdue, then each
-    floor on the day it binds."""
-    settings = get_settings()
-    first = due + timedelta(days=1)
-    if first > until:
-        return
-    if LoanState(loan.state) != LoanState.overdue:
-        _at(clock, first)
-        transition_loan(
-            session,
-            loan.loan_no,
-            "mark_overdue",
-            actor=SEED_ACTOR,
-            now=clock.now(),
-            business_date=first,
-            reason=f"{due} 应还款未还 (installment due {due} unpaid)",
-        )
-    for days in (
-        settings.classification_grace_days,
-        settings.substandard_after_days,
-        settings.doubtful_after_days,
-        settings.loss_after_days,
-    ):
-        day = due + timedelta(days=days + 1)
-        if day > until - timedelta(days=PROPOSAL_WINDOW_DAYS):
-            break  # recent floors wait as the sweep's proposals, as they would in the bank
-        floor = floor_for(session, loan, day)
-        if floor.risk_class.rank > RiskClass(loan.risk_class).rank:
-            _at(clock, day)
-            reclassify_loan(
-                session,
-                loan.loan_no,
-                floor.risk_class,
-                actor=SEED_ACTOR,
-                now=clock.now(),
-                business_date=day,
-                reason="regulatory floor: " + ", ".join(floor.rule_refs),
-            )

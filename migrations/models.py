@@ -11,6 +11,7 @@ import core.identity  # noqa: F401
 import loans.models  # noqa: F401
 import loans.status_history  # noqa: F401
 import reports.book_summary  # noqa: F401
+import sim.models  # noqa: F401
 import tasks.models  # noqa: F401
 
 metadata = SQLModel.metadata

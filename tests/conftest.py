@@ -137,12 +137,14 @@ def engine(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Engine]:
     """A migrated, empty database; also the default engine of code under test. The anchors'
-    signing key, trusted keys and external log are a fresh folder of each test's (never var/)."""
+    signing key, trusted keys and external log, and the attachments, are a fresh folder of each
+    test's (never var/)."""
     monkeypatch.setenv("POSTLOAN_DATABASE_URL", database_url)
     outside = tmp_path_factory.mktemp("anchors")
     monkeypatch.setenv("POSTLOAN_ANCHOR_KEY_FILE", str(outside / "anchor_key.pem"))
     monkeypatch.setenv("POSTLOAN_ANCHOR_TRUSTED_KEYS_DIR", str(outside / "trusted"))
     monkeypatch.setenv("POSTLOAN_ANCHOR_LOG", str(outside / "anchor_log.jsonl"))
+    monkeypatch.setenv("POSTLOAN_ATTACHMENTS_DIR", str(outside / "attachments"))
     get_settings.cache_clear()
     import core.db
 

@@ -33,6 +33,7 @@ from core.identity import add_substitute
 from loans.book import get_loan
 from loans.demo import DEMO_PASSWORD, DemoOrg, seed_org
 from loans.transitions import reclassify_loan, transition_loan
+from sim.models import SimulationRun
 from statemachines.enums import RiskClass
 from tasks import attachments, service
 from tests.approvals.conftest import TODAY, pay_through
@@ -113,6 +114,9 @@ def build(session: Session, clock: FixedClock) -> tuple[DemoOrg, dict]:
     opened = new_task(session, org, clock, loan, key="open", due=TODAY + timedelta(days=10))
     claimed = new_task(session, org, clock, loan, key="claimed", due=TODAY + timedelta(days=10))
     service.claim(session, claimed.id, am, now=clock.now(), business_date=TODAY)
+    simulation = SimulationRun(params={"loans": 1, "start": str(TODAY), "days": 1, "seed": 1},
+                               started_at=clock.now(), updated_at=clock.now())  # fmt: skip
+    session.add(simulation)
     session.commit()
     params = {
         "L1": {"loan_no": "L1"},
@@ -123,6 +127,7 @@ def build(session: Session, clock: FixedClock) -> tuple[DemoOrg, dict]:
         "request": {"request_id": str(request.id)},
         "attachment": {"sha256": ref.sha256},
         "entry": {"entry_id": str(_filing_entry(session, request.id or 0))},
+        "simulation": {"run": str(simulation.id)},
         "none": {},
     }
     return org, params

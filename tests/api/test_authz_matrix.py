@@ -243,6 +243,11 @@ MATRIX: dict[str, list[Case]] = {
     "GET /api/v1/reports/portfolio.csv": [case("none", 200, disposal=403)],
     "GET /api/v1/reports/portfolio.xlsx": [case("none", 200, disposal=403)],
     "GET /reports": [case("none", 200, disposal=403)],
+    # the simulation's book is the whole bank's: head office and auditors read it
+    "GET /api/v1/reports/simulation": [
+        case("simulation", 403, committee=200, auditor=200, admin=200)
+    ],
+    "GET /reports/simulation": [case("simulation", 403, committee=200, auditor=200, admin=200)],
     "GET /reports/tiers.svg": [case("none", 200, disposal=403)],
     "GET /reports/roll.svg": [case("none", 200, disposal=403)],
     "GET /api/v1/audit/export": [case("none", 403, auditor=200, admin=200)],  # CSV by default

@@ -24,7 +24,7 @@ def run(*args: str):
 
 @pytest.fixture
 def seeded(engine):
-    result = run("demo", "seed", "--loans", "12", "--today", "2026-11-23")
+    result = run("demo", "seed", "--loans", "12", "--days", "12", "--today", "2026-11-23")
     assert result.exit_code == 0, result.output
     return engine
 
