@@ -20,7 +20,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, Field
 
 from approvals.proposals import propose_floors
-from core.db import get_engine, is_postgres
+from core.db import get_engine, is_postgres, refresh_statistics
 from core.settings import get_settings
 from flows.common import business_date, clock, transaction
 from loans import sweep
@@ -120,7 +120,8 @@ def run_anchor(day: date) -> str:
 def run_summary(day: date) -> dict[str, int]:
     """The book summary of the date, and of each recent day or month end whose summary a later
     change removed (reports/book_summary.due_days) — each in three transactions: marker,
-    figures, keep. Shared by the Prefect step and `postloan sweep`."""
+    figures, keep; then the database's planner statistics (core.db.refresh_statistics). Shared
+    by the Prefect step and `postloan sweep`."""
     with transaction() as session:
         due = book_summary.due_days(session, day)
     built = superseded = 0
@@ -135,6 +136,8 @@ def run_summary(day: date) -> dict[str, int]:
                 session, d, build_id, roll_start, rows, now=clock().now()
             )
         built, superseded = built + kept, superseded + (not kept)
+    with transaction() as session:  # the day's writes done: the planner's statistics follow
+        refresh_statistics(session)
     return {"summaries_built": built, "summaries_superseded": superseded}
 
 

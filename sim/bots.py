@@ -229,7 +229,7 @@ def _context(
     photo, document = staff.evidence(user_id, now)
     me = staff.principals[user_id]
     colleague = staff.colleague(user_id)
-    subject: dict[str, Any] = {}
+    subject: dict[str, Any] = dict(task.context)  # what the task says it is about
     if (request_id := task.context.get("approval_request_id")) is not None:
         request = session.get(ApprovalRequest, int(request_id))
         subject = dict(request.subject) if request is not None else {}

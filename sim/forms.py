@@ -29,7 +29,7 @@ class Context:
     amount_due: str  # yuan, what is overdue (collection contacts)
     photo: dict[str, Any]
     document: dict[str, Any]
-    subject: dict[str, Any]  # the approval request's subject (approval levels)
+    subject: dict[str, Any]  # the approval request's subject, else the task's context
     approve_share: float
     managers: tuple[str, ...] = ()  # the loan's lead and assistant account managers
     channels: tuple[str, ...] = ("phone",)  # what this step of the collection ladder uses
@@ -263,6 +263,37 @@ def request_revision(c: Context) -> dict[str, Any]:
     return {"action": "resubmit", "note": "已按要求补充材料", "documents": [c.document]}
 
 
+def graduation_confirmation(c: Context) -> dict[str, Any]:
+    """Most students graduate on the expected date; some stay on (further degree, delay)."""
+    expected = date.fromisoformat(str(c.subject.get("expected_graduation_date") or c.day))
+    base = {"phone": "13800138000", "address": "借款学生家庭住址", "email": None,
+            "emergency_contact": "父母", "confirmation_sheet": c.document, "notes": None}  # fmt: skip
+    if c.chance("stays on") < 0.08:
+        return {**base, "status": "in_school", "graduation_date": None,
+                "new_expected_graduation_date": date(expected.year + 1, expected.month, 1).isoformat(),
+                "employment": None, "employer": None}  # fmt: skip
+    employed = c.chance("employed") < 0.75 and not c.troubled
+    return {**base, "status": "graduated", "graduation_date": min(expected, c.day).isoformat(),
+            "new_expected_graduation_date": None,
+            "employment": "employed" if employed else "seeking",
+            "employer": "某科技有限公司" if employed else None}  # fmt: skip
+
+
+def student_contact(c: Context) -> dict[str, Any]:
+    reached = c.chance("reached") < 0.9
+    return {
+        "contacted_on": c.day.isoformat(),
+        "channel": "phone" if c.chance("channel") < 0.7 else "instant_message",
+        "reached": reached,
+        "school_status": None,
+        "phone": None,
+        "address": None,
+        "employer": None,
+        "repayment_explained": reached,
+        "notes": "已告知还款安排" if reached else "电话未接通",
+    }
+
+
 FILLERS: dict[str, Filler] = {
     "first_usage_check": first_usage_check,
     "loan_card_check": loan_card_check,
@@ -280,4 +311,6 @@ FILLERS: dict[str, Filler] = {
     "write_off_review": write_off_review,
     "handover_review": handover_review,
     "request_revision": request_revision,
+    "graduation_confirmation": graduation_confirmation,
+    "student_contact": student_contact,
 }

@@ -28,6 +28,7 @@ from flows.days import EVENING, MORNING
 from flows.dispatch import _due, _mark
 from loans.demo import is_empty
 from loans.importer import ImportKind, import_rows
+from loans.models import Loan
 from sim import checks
 from sim.book import add_guarantors, book_rows, managers_of, profile_of, seed_staff
 from sim.borrowers import import_payments, payments_on
@@ -150,7 +151,7 @@ def one_day(world: World, day: date) -> tuple[Counter[str], list[str], dict | No
     params, counts = world.params, Counter[str]()
     clock = FixedClock(at(day, 6))
     with using_clock(clock):
-        new = world.rows.get(day.isoformat(), [])
+        new = _not_booked(world.rows.get(day.isoformat(), []))
         if new:
             with session_scope() as session:
                 import_rows(session, ImportKind.loans, new, source=f"sim-loans-{day}.csv",
@@ -190,6 +191,18 @@ def one_day(world: World, day: date) -> tuple[Counter[str], list[str], dict | No
             failures += checks.late_ones_flagged(session, day)
             month = month_figures(session, day)
     return counts, failures, month
+
+
+def _not_booked(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The day's loans not in the book yet: a run killed halfway through a day (not stopped
+    between days) repeats that day, and every step of it must take what is done as done."""
+    if not rows:
+        return rows
+    with session_scope() as session:
+        booked = set(session.exec(
+            select(Loan.loan_no).where(col(Loan.loan_no).in_([r["loan_no"] for r in rows]))
+        ).all())  # fmt: skip
+    return [r for r in rows if r["loan_no"] not in booked]
 
 
 MONTH_END_ROUNDS = 4  # a chain's levels, decided one after the other at the meeting
