@@ -133,6 +133,7 @@ def plan_student_loan(
             )
         ]
     rows = _fold_into_first_later(rows, planned_on, carried)
+    rows = [r for r in rows if r[1] or r[2]]  # an interest-free loan bills nothing in its grace
     installments = [
         ScheduledInstallment(seq, due, p, i) for seq, (due, p, i) in enumerate(rows, start=1)
     ]

@@ -63,8 +63,9 @@ class Assessment(BaseModel):
     # defaulting borrowers → the bank may stop new lending (暂停发放).
     suspend_above_default_rate: Share = Decimal("0.20")
     suspend_above_defaulters: int = Field(default=20, ge=0)
-    # Arrears longer than this count as a default (违约) in the default rate; 0: any arrears.
-    default_after_days: int = Field(default=0, ge=0)
+    # A loan in this overdue bucket or a later one (loans.aging.bucket_names) is a default (违约)
+    # in the default rate; M1: any arrears the daily sweep recorded.
+    default_from_bucket: str = Field(default="M1", pattern=r"^M[0-9]+\+?$")
 
 
 class StudentLoanRules(BaseModel):

@@ -180,3 +180,11 @@ def test_the_terms_that_follow_the_rules_pass():
         terms = LoanTerms(**{**TERMS.__dict__, "disbursement_date": day})
         assert check_student_terms(terms, STUDENT, DEFAULTS["student"], business_date=day,
                                    borrower_kind=BorrowerKind.individual, institution=KNOWN) == []  # fmt: skip
+
+
+def test_an_interest_free_loan_bills_nothing_before_the_repayment_start(session, org, clock):
+    """A zero-amount installment would count as unpaid, so the loan would look overdue."""
+    loan = make_student_loan(session, org, clock, rate="0")
+    insts = installments_of(session, loan.id)
+    assert insts[0].due_date == date(2033, 8, 1) and all(i.principal_due_cents for i in insts)
+    assert {r.interest_cents for r in _subsidy(session, loan.id)} == {0}
