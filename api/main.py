@@ -29,9 +29,11 @@ from api.routes import (
     loans,
     report_operations,
     report_portfolio,
+    report_student,
     requests,
     tasks,
 )
+from api.student_pages import router as student_pages
 from forms import FORMS, json_schema
 
 app = FastAPI(
@@ -54,6 +56,7 @@ app.include_router(attachments.router, prefix="/api/v1")
 app.include_router(audit.router, prefix="/api/v1")
 app.include_router(report_operations.router, prefix="/api/v1")
 app.include_router(report_portfolio.router, prefix="/api/v1")
+app.include_router(report_student.router, prefix="/api/v1")
 app.include_router(pages.router)
 app.include_router(task_pages.router)
 app.include_router(request_pages.router)
@@ -61,6 +64,7 @@ app.include_router(replay_pages.router)
 app.include_router(docs_pages.router)
 app.include_router(operations_pages)
 app.include_router(portfolio_pages)
+app.include_router(student_pages)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 app.mount(docs_pages.ASSETS_URL, docs_pages.ASSETS, name="docs-assets")
 
