@@ -19,6 +19,10 @@ from loans.floors import floor_for
 from loans.models import Borrower, BorrowerKind, Loan
 from loans.payments import record_payment
 from loans.schedule import RepaymentMethod, add_months
+from loans.student.book import open_student_loan
+from loans.student.demo import student_terms
+from loans.student.models import StudentInstitution
+from loans.student.rules import rules_for
 from loans.transitions import reclassify_loan, transition_loan
 from statemachines.enums import LoanState, RiskClass
 
@@ -124,6 +128,7 @@ def seed_demo(
     managers = {"BJ01": ["am_bj1", "am_bj2", "am_bj3"], "SH01": ["am_sh1", "am_sh2"]}
     risk = {"BJ01": "rm_bj", "SH01": "rm_sh"}
     clock = FixedClock()
+    schools: dict[str, StudentInstitution] = {}
     for n in range(1, loans + 1):
         branch = "BJ01" if n % 2 else "SH01"
         corporate = rng.random() < 0.5
@@ -157,8 +162,16 @@ def seed_demo(
             maturity_date=add_months(disbursed, months),
             repayment_method=rng.choice(list(RepaymentMethod)),
         )
-        clock.set_date(disbursed)
-        loan = open_loan(session, terms, actor=SEED_ACTOR, now=clock.now(), business_date=disbursed)
+        if rules_for(terms.product) is not None:  # 国家助学贷款: booked as the importer books one
+            terms, student = student_terms(terms, branch, n)
+            clock.set_date(terms.disbursement_date)
+            loan = open_student_loan(session, terms, student, actor=SEED_ACTOR, now=clock.now(),
+                                     business_date=terms.disbursement_date, institutions=schools)  # fmt: skip
+        else:
+            clock.set_date(disbursed)
+            loan = open_loan(
+                session, terms, actor=SEED_ACTOR, now=clock.now(), business_date=disbursed
+            )
         _pay_history(session, loan, rng, today, clock)
     return org
 
