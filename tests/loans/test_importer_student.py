@@ -122,3 +122,14 @@ def test_an_institution_named_two_ways_is_refused(session, clock, org):
              "institution_name": "北京另一大学"}  # fmt: skip
     error = _rejected(session, clock, ImportKind.loans, _csv(later))
     _single_error(error, 2, "institution_name", "is already '北京某大学'")
+
+
+def test_import_the_student_sample_file(session, clock, org):
+    from tests.loans.test_importer import _import_file
+
+    report = _import_file(session, clock, ImportKind.loans, "student_loans.csv")
+    assert (report.rows, report.created) == (3, 3)
+    records = {session.get(Loan, r.loan_id).loan_no: r for r in session.exec(select(StudentLoan))}
+    assert records["S2023BJ0002"].repayment_start == date(2029, 7, 1)  # 36 months' grace
+    assert records["S2021SH0003"].status == SchoolStatus.graduated
+    assert _count(session, StudentInstitution) == 2
