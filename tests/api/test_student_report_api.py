@@ -95,7 +95,7 @@ def test_a_loans_student_facts_on_its_page_and_json(client, book):
     )  # 2024-10-15 … 2026-06-15
     page = client.get("/loans/S7")
     assert page.status_code == 200 and "助学贷款信息" in page.text and "还本起始日" in page.text
-    assert "毕业确认" in page.text  # the confirmation on the loan's timeline
+    assert '<td title="confirm_graduation">毕业确认</td>' in page.text  # on the loan's timeline
     en = client.get("/loans/S7", params={"lang": "en"})
     assert "Repayment start" in en.text and "left school" in en.text
 
@@ -110,3 +110,6 @@ def test_student_work_is_in_the_inbox_with_its_kind(client, book):
     sign_in(client, "am_bj1")
     page = client.get("/inbox", params={"kind": "student_contact"})
     assert page.status_code == 200 and "助学贷款联系记录" in page.text
+    assert "2026 年度联系" in page.text and "毕业后信息确认" in page.text
+    en = client.get("/inbox", params={"kind": "student_contact", "lang": "en"})
+    assert "yearly contact 2026" in en.text and "after graduation" in en.text
