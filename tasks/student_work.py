@@ -53,13 +53,22 @@ def plan_student_work(
     the borrowers with ids in `borrowers` whose task is not open yet."""
     rules = all_rules()
     year = on.year
-    opened = sa.exists().where(
-        col(HumanTask.key) == sa.literal(f"{CONTACT}:") + col(Loan.loan_no) + f":{year}"
+
+    def opened(*parts: Any) -> Any:  # the task of this key exists (the unique index on key)
+        key = sa.literal(parts[0], sa.String)
+        for part in parts[1:]:
+            key = key + (sa.literal(part, sa.String) if isinstance(part, str) else part)
+        return sa.exists().where(col(HumanTask.key) == key)
+
+    contact_due = sa.and_(
+        col(Loan.disbursement_date) < date(year, 1, 1),
+        ~opened(f"{CONTACT}:", col(Loan.loan_no), f":{year}"),
     )
-    contact_due = sa.and_(col(Loan.disbursement_date) < date(year, 1, 1), ~opened)
+    expected = col(StudentLoan.expected_graduation_date)
     graduation_due = sa.and_(
         col(StudentLoan.status) == SchoolStatus.in_school.value,
-        col(StudentLoan.expected_graduation_date) <= on,
+        expected <= on,
+        ~opened(f"{GRADUATION}:", col(Loan.loan_no), ":", _iso(session, expected)),
     )
     where = (
         *needs_work(on),
@@ -75,6 +84,7 @@ def plan_student_work(
             col(StudentLoan.expected_graduation_date).label("expected"),
             col(StudentLoan.status).label("status"),
             contact_due.label("contact_due"),
+            graduation_due.label("graduation_due"),
         )
         .join(StudentLoan, col(StudentLoan.loan_id) == col(Loan.id))
         .join(Borrower, col(Borrower.id) == col(Loan.borrower_id))
@@ -94,7 +104,7 @@ def plan_student_work(
     rows: list[TaskRow] = []
     for r in found:
         loan, product = loan_row(r, amounts, on), rules[r.product]
-        if r.status == SchoolStatus.in_school.value and r.expected <= on:
+        if r.graduation_due:
             rows.append(_graduation_row(loan, r.expected, max(r.expected, r.booked_on),
                                         product, calendar))  # fmt: skip
         if r.contact_due:
@@ -106,6 +116,13 @@ def plan_student_work(
                          "school_status": r.status},
             ))  # fmt: skip
     return rows
+
+
+def _iso(session: Session, day: Any) -> Any:
+    """A date column as the text graduation_key writes (YYYY-MM-DD), in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(day, "YYYY-MM-DD")
+    return sa.cast(day, sa.String)  # SQLite keeps dates as ISO text
 
 
 def _graduation_row(

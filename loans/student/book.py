@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from audit import journal
@@ -232,11 +233,12 @@ def open_student_loan(
 
 
 def store_subsidy(session: Session, loan_id: int, plan: StudentPlan, on: date) -> None:
-    session.add_all(
-        StudentSubsidy(loan_id=loan_id, period_start=p.start, period_end=p.end,
-                       interest_cents=p.interest_cents, recorded_on=on)
-        for p in plan.subsidy
-    )  # fmt: skip
+    if plan.subsidy:  # one multi-row INSERT (years of monthly periods)
+        session.execute(
+            insert(StudentSubsidy.__table__),  # type: ignore[attr-defined]
+            [{"loan_id": loan_id, "period_start": p.start, "period_end": p.end,
+              "interest_cents": p.interest_cents, "recorded_on": on} for p in plan.subsidy],
+        )  # fmt: skip
 
 
 def school_facts(record: StudentLoan) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from statemachines.enums import LoanState, TaskState
 from tasks import service
 from tasks.inspections import schedule_inspections
 from tasks.models import HumanTask
+from tasks.student_work import plan_student_work
 from tasks.worklist import TaskFilter, View, worklist
 from tests.factories import make_loan, make_student_loan
 from tests.forms.form_examples import VALID
@@ -71,6 +72,9 @@ def test_graduation_confirmation_opens_when_the_expected_date_arrives_once(
     assert total == 1 and rows[0].id == task.id
     again = _schedule(session, clock, calendar, date(2026, 7, 2))
     assert "graduation_confirmation" not in again.created and len(_tasks(session)) == 2
+    # selected in SQL: a loan whose task is open is not even planned again
+    every = (0, 2**31 - 1)
+    assert plan_student_work(session, on=date(2026, 7, 3), calendar=calendar, borrowers=every) == []
 
 
 def test_a_contact_every_year_from_the_year_after_disbursement(session, org, clock, calendar):
