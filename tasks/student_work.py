@@ -55,7 +55,7 @@ def plan_student_work(
     year = on.year
 
     def opened(*parts: Any) -> Any:  # the task of this key exists (the unique index on key)
-        key = sa.literal(parts[0], sa.String)
+        key: Any = sa.literal(parts[0], sa.String)
         for part in parts[1:]:
             key = key + (sa.literal(part, sa.String) if isinstance(part, str) else part)
         return sa.exists().where(col(HumanTask.key) == key)
