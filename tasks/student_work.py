@@ -21,7 +21,14 @@ from loans.student.graduation import Confirmation, confirm_graduation
 from loans.student.models import SchoolStatus, StudentLoan
 from loans.student.rules import StudentLoanRules, all_rules, month_day
 from tasks.bulk import TaskRow
-from tasks.loan_rows import amounts_by_loan, loan_row, loan_row_columns, needs_work, task_row
+from tasks.loan_rows import (
+    LoanRow,
+    amounts_by_loan,
+    loan_row,
+    loan_row_columns,
+    needs_work,
+    task_row,
+)
 from tasks.models import HumanTask
 from tasks.opening import TaskSpec, open_task
 
@@ -50,7 +57,7 @@ def plan_student_work(
     session: Session, *, on: date, calendar: BusinessCalendar, borrowers: tuple[int, int]
 ) -> list[TaskRow]:
     """The graduation confirmations and yearly contacts `on` calls for, of the student loans of
-    the borrowers with ids in `borrowers` whose task is not open yet."""
+    the borrowers with ids in `borrowers` whose task has not been opened yet."""
     rules = all_rules()
     year = on.year
 
@@ -126,7 +133,7 @@ def _iso(session: Session, day: Any) -> Any:
 
 
 def _graduation_row(
-    loan: Any, expected: date, known_from: date, rules: StudentLoanRules, cal: BusinessCalendar
+    loan: LoanRow, expected: date, known_from: date, rules: StudentLoanRules, cal: BusinessCalendar
 ) -> TaskRow:
     due = cal.roll(known_from + timedelta(days=rules.graduation_confirmation_days), "previous")
     return task_row(
