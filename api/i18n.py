@@ -8,6 +8,7 @@ from fastapi import Request
 
 from api.i18n_messages import LOAN_STATES_EN, RISK_CLASSES_EN, TASK_STATES
 from api.i18n_replay import REPLAY_LABELS
+from api.i18n_student import STUDENT_LABELS
 from statemachines.enums import LoanState, RiskClass
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -205,6 +206,7 @@ RESTRUCTURING_REASONS: dict[str, tuple[str, str]] = {
 }
 
 LABELS |= REPLAY_LABELS  # the replay pages' own labels (api/i18n_replay.py)
+LABELS |= STUDENT_LABELS  # the student-loan labels of the loan page (api/i18n_student.py)
 
 
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
@@ -267,6 +269,8 @@ EVENTS: dict[str, tuple[str, str]] = {
     "classify_substandard": ("分类调整为次级", "classified substandard"),
     "classify_doubtful": ("分类调整为可疑", "classified doubtful"),
     "classify_loss": ("分类调整为损失", "classified loss"),
+    "book_student_loan": ("助学贷款入账", "student loan booked"),
+    "confirm_graduation": ("毕业确认", "graduation confirmed"),
 }
 
 PRODUCTS: dict[str, tuple[str, str]] = {

@@ -24,6 +24,7 @@ PORTFOLIO_LABELS: dict[str, tuple[str, str]] = {
     "csv": ("下载 CSV", "Download CSV"),
     "xlsx": ("下载 Excel", "Download Excel"),
     "operations": ("贷后作业报表", "Operations report"),
+    "student_loans": ("助学贷款报表", "Student-loan report"),
     "tiers": ("五级分类", "Five-tier classification"),
     "class": ("分类", "Class"),
     "count": ("笔数", "Count"),

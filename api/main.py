@@ -30,10 +30,12 @@ from api.routes import (
     report_operations,
     report_portfolio,
     report_simulation,
+    report_student,
     requests,
     tasks,
 )
 from api.simulation_pages import router as simulation_pages
+from api.student_pages import router as student_pages
 from forms import FORMS, json_schema
 
 app = FastAPI(
@@ -57,6 +59,7 @@ app.include_router(audit.router, prefix="/api/v1")
 app.include_router(report_operations.router, prefix="/api/v1")
 app.include_router(report_portfolio.router, prefix="/api/v1")
 app.include_router(report_simulation.router, prefix="/api/v1")
+app.include_router(report_student.router, prefix="/api/v1")
 app.include_router(pages.router)
 app.include_router(task_pages.router)
 app.include_router(request_pages.router)
@@ -65,6 +68,7 @@ app.include_router(docs_pages.router)
 app.include_router(operations_pages)
 app.include_router(portfolio_pages)
 app.include_router(simulation_pages)
+app.include_router(student_pages)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 app.mount(docs_pages.ASSETS_URL, docs_pages.ASSETS, name="docs-assets")
 

@@ -37,6 +37,7 @@ from core.errors import AuthenticationError
 from core.settings import get_settings
 from forms import FORMS
 from loans.queries import list_loans, loan_detail, replay_loan
+from loans.student.view import student_view
 from statemachines.enums import LoanState, RiskClass
 from tasks.worklist import is_overdue
 
@@ -230,5 +231,6 @@ def loan_page(
             "warnings": warnings_of_loan(session, detail.loan.id or 0),
             "options": filing_options(session, detail.loan, actor),
             "filed": filed,
+            "student": student_view(session, detail.loan.id or 0, detail.loan.product, detail.on),
         },
     )

@@ -46,6 +46,24 @@ class InstallmentPublic(BaseModel):
     paid_off_on: date | None
 
 
+class StudentLoanPublic(BaseModel):
+    """国家助学贷款: the school facts, the repayment start and the state's in-school interest
+    (财政贴息) of the periods ended by the loan's date, as recorded then."""
+
+    institution_code: str
+    institution_name: str
+    institution_kind: str | None
+    status: str
+    enrolment_date: date
+    expected_graduation_date: date
+    graduation_date: date | None
+    graduation_confirmed_on: date | None
+    grace_months: int
+    repayment_start: date
+    subsidised: bool
+    subsidy_cents: int
+
+
 class LoanDetailPublic(LoanPublic):
     as_of: date | None = None  # set: every field is as of that date (state, class, schedule…)
     repayment_method: str
@@ -55,6 +73,7 @@ class LoanDetailPublic(LoanPublic):
     class_floor: str
     class_floor_rules: list[str]
     installments: list[InstallmentPublic]
+    student: StudentLoanPublic | None = None  # a student-loan product's loan only
 
 
 class JournalEntryPublic(BaseModel):

@@ -114,6 +114,15 @@ def summary(task: Any, lang: str) -> str:
         parts.append(str(ctx.get("step_name_en" if en else "step_name_zh")))
         if ctx.get("strategy_zh"):
             parts.append(str(ctx.get("strategy_en" if en else "strategy_zh")))
+    elif ctx.get("expected_graduation_date"):  # 毕业确认
+        expected = ctx["expected_graduation_date"]
+        parts.append(f"expected to graduate {expected}" if en else f"预计毕业 {expected}")
+    elif task.kind == "student_contact" and ctx.get("period"):
+        after = ctx["period"] == "after_graduation"
+        if en:
+            parts.append("after graduation" if after else f"yearly contact {ctx['period']}")
+        else:
+            parts.append("毕业后信息确认" if after else f"{ctx['period']} 年度联系")
     return " · ".join(p for p in parts if p)
 
 

@@ -2,7 +2,8 @@
 whatever follows from its kind, in the completing transaction: a level's decision moves its
 approval request (and the chain advances); a collection contact records its quadrant and promise;
 a warning report closes its case or schedules the next; an inspection that found risk raises a
-warning signal. Refused four-eyes attempts are recorded on their own after the rollback.
+warning signal; a graduation confirmation plans the student loan again; a student not reached
+raises a warning signal. Refused four-eyes attempts are recorded on their own after the rollback.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from approvals.levels import Effects
 from approvals.steps import decide
 from cases import contacts, warnings
 from cases.warning_chain import WarningEffect
+from core.calendar import get_calendar
 from core.clock import Clock
 from core.db import commit
 from core.errors import FourEyesError
 from core.identity import User, principal_of
 from forms import validate_form
+from forms.student import GraduationConfirmationForm, StudentContactForm
 from statemachines.enums import RequestKind
-from tasks import service
+from tasks import service, student_work
 from tasks.access import Actor
 from tasks.models import HumanTask
 
@@ -73,6 +76,25 @@ def complete_task(
         )
     elif task.kind == "warning_tracking":
         warnings.record_tracking(session, task, form, actor, now=now, business_date=business_date)
+    elif isinstance(form, GraduationConfirmationForm):
+        student_work.record_graduation(
+            session, task, form, actor=actor.name, now=now, business_date=business_date,
+            on_behalf_of=f"u:{acting_as.username}" if acting_as is not actor.me else None,
+            calendar=get_calendar(),
+        )  # fmt: skip
+    elif isinstance(form, StudentContactForm) and not form.reached and task.loan_no:
+        # 借款人联系不上 is an early-warning signal (DOMAIN §5)
+        warnings.raise_warning(
+            session,
+            task.loan_no,
+            actor,
+            EFFECTS,
+            signals=["unreachable"],
+            description=f"{task.title}：未联系上借款学生（{form.channel.label_zh}）",
+            key=f"student_contact:{task.id}",
+            now=now,
+            business_date=business_date,
+        )
     elif task.kind in INSPECTIONS and getattr(form, "conclusion", None) == "risk" and task.loan_no:
         warnings.raise_warning(
             session,

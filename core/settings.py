@@ -184,6 +184,11 @@ class Settings(BaseSettings):
     annual_onsite_coverage_min: str = Field(
         default="0.50", description="Goal: share of borrowers visited on site each year."
     )
+    student_loan_rules_file: str | None = Field(
+        default=None,
+        description="JSON file replacing or adding student-loan products and their rules "
+        "(loans/student/rules.py; docs/student-loans.md).",
+    )
 
     # Approval chains (DOMAIN §6): who decides, up to which amount (授权), and how fast.
     approval_chains_file: str | None = Field(

@@ -1,6 +1,7 @@
 """inspection-scheduler: opens the scheduled post-loan work of DOMAIN §4 for a business date —
 first usage checks, loan-card checks by the 20th, customer visits (monthly for key and
-关注-or-worse loans, quarterly for the rest), intensive monitoring when the bank enables it.
+关注-or-worse loans, quarterly for the rest), intensive monitoring when the bank enables it; for
+student loans the graduation confirmation and the yearly contact (tasks/student_work.py).
 One set-based step per chunk of borrowers; idempotent by task key, so a daily run opens each
 task once; open checks of settled, written-off and handed-over loans are cancelled with the
 reason."""

@@ -31,6 +31,7 @@ from forms.reviews import (
     WarningTrackingForm,
     WriteOffReviewForm,
 )
+from forms.student import GraduationConfirmationForm, StudentContactForm
 from forms.visits import CustomerVisitForm, PhoneFollowUpForm
 
 FORMS: dict[str, type[TaskForm]] = {
@@ -52,6 +53,8 @@ FORMS: dict[str, type[TaskForm]] = {
         WarningTrackingForm,
         CollectionContactForm,
         LegalReferralForm,
+        GraduationConfirmationForm,
+        StudentContactForm,
     )
 }
 

@@ -62,6 +62,12 @@ RELEASED: dict[str, dict[str, int]] = {
     "legal_referral": {
         "821d408a426eccfa5b7a10530e853ad0051bd1fd7bdc0a3eeb6d7c482aaca809": 1,
     },
+    "graduation_confirmation": {
+        "7d49412e66c527f5fa98c3df75c6464c10ca699b5a9e9b67f293169a690bd100": 1,
+    },
+    "student_contact": {
+        "ff1f8dda374961688aab3bc708b12069d856bf19f83795969c38b564818b645e": 1,
+    },
 }
 
 

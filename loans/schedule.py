@@ -131,6 +131,37 @@ def _monthly_schedule(
     return installments
 
 
+def interest_periods(
+    principal_cents: int, annual_rate: Decimal, start: date, end: date
+) -> list[tuple[date, date, int]]:
+    """(from, to, interest) of the monthly interest periods from `start` to `end` on a principal
+    that does not change: the schedule's day count — a whole month accrues annual_rate / 12, a
+    final stub shorter than a month actual/360. None when `end` is not after `start`."""
+    if end <= start:
+        return []
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        periods, begin = [], start
+        for k, due in enumerate(_due_dates(start, end), start=1):
+            whole = add_months(start, k) == due
+            interest = (
+                _to_cents(principal_cents * annual_rate / MONTHS_PER_YEAR)
+                if whole
+                else accrued_interest(principal_cents, annual_rate, begin, due)
+            )
+            periods.append((begin, due, interest))
+            begin = due
+        return periods
+
+
+def accrued_interest(principal_cents: int, annual_rate: Decimal, start: date, end: date) -> int:
+    """Interest on a principal from `start` to `end`, actual/360 (a part of a period)."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        days = max((end - start).days, 0)
+        return _to_cents(principal_cents * annual_rate * days / DAY_COUNT_BASIS)
+
+
 def _due_dates(disbursement_date: date, maturity_date: date) -> list[date]:
     dates = []
     months = 1

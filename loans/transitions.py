@@ -32,7 +32,7 @@ class TransitionResult:
     entries: list[JournalEntry]
 
 
-def _lock(session: Session, loan_no: str, expected_version: int | None) -> Loan:
+def lock_loan(session: Session, loan_no: str, expected_version: int | None) -> Loan:
     loan = get_loan(session, loan_no, for_update=True)
     if expected_version is not None and loan.version != expected_version:
         raise ConflictError(
@@ -46,7 +46,7 @@ def _lock(session: Session, loan_no: str, expected_version: int | None) -> Loan:
     return loan
 
 
-def _flush(session: Session, loan_no: str) -> None:
+def flush_loan(session: Session, loan_no: str) -> None:
     try:
         session.flush()
     except StaleDataError as exc:  # another transaction bumped the version first (SQLite path)
@@ -139,7 +139,7 @@ def transition_loan(
     schema_hash: str | None = None,
 ) -> TransitionResult:
     """Move a loan's lifecycle by `event`; refused events raise and change nothing."""
-    loan = _lock(session, loan_no, expected_version)
+    loan = lock_loan(session, loan_no, expected_version)
     facts = loan_facts(
         session, loan, business_date, approved_by=approved_by, requested_by=requested_by
     )
@@ -151,7 +151,7 @@ def transition_loan(
     elif event == "hand_over":
         loan.handed_over = True
     session.add(loan)
-    _flush(session, loan_no)
+    flush_loan(session, loan_no)
     ctx = dict(
         actor=actor,
         now=now,
@@ -219,7 +219,7 @@ def reclassify_loan(
     the lifecycle that follows from it, in one transaction."""
     if not reason:
         raise RuleViolationError("风险分类须填写理由 (a classification needs a reason)")
-    loan = _lock(session, loan_no, expected_version)
+    loan = lock_loan(session, loan_no, expected_version)
     if not LoanState(loan.state).is_open:
         raise RuleViolationError(
             f"贷款 {loan_no} 已{LoanState(loan.state).label_zh}，已结束的贷款不再分类 "
@@ -282,5 +282,5 @@ def reclassify_loan(
         )
     check_class_agrees(loan)
     session.add(loan)
-    _flush(session, loan_no)
+    flush_loan(session, loan_no)
     return TransitionResult(loan, entries)

@@ -10,6 +10,7 @@ import cases.models  # noqa: F401
 import core.identity  # noqa: F401
 import loans.models  # noqa: F401
 import loans.status_history  # noqa: F401
+import loans.student.models  # noqa: F401
 import reports.book_summary  # noqa: F401
 import sim.models  # noqa: F401
 import tasks.models  # noqa: F401

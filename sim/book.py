@@ -15,6 +15,7 @@ from core.identity import OrgUnit, Role, User, UserRole, add_user, hash_password
 from loans.demo import CORPORATE, DEMO_PASSWORD, PEOPLE, PRODUCTS, seed_org
 from loans.models import Collateral, CollateralKind, Loan
 from loans.schedule import RepaymentMethod, add_months
+from loans.student.rules import rules_for
 from sim.params import SimParams, draw, pick
 
 LOANS_PER_MANAGER = 250
@@ -107,6 +108,8 @@ def loan_row(params: SimParams, staff: Managers, n: int) -> dict[str, str]:
         product = RETAIL[int(draw(seed, "product", n) * len(RETAIL))]
         name = f"{PEOPLE[n % len(PEOPLE)]}{n:05d}"
     methods = list(RepaymentMethod)
+    if not corporate and draw(seed, "student", n) < 0.12:
+        return student_row(params, n, unit, lead, others, staff, disbursed)
     return {
         "loan_no": f"SIM{disbursed.year}{unit}{n:06d}",
         "customer_no": f"SC{n:07d}",
@@ -123,6 +126,51 @@ def loan_row(params: SimParams, staff: Managers, n: int) -> dict[str, str]:
         "disbursement_date": disbursed.isoformat(),
         "maturity_date": add_months(disbursed, months).isoformat(),
         "repayment_method": methods[int(draw(seed, "method", n) * len(methods))].value,
+    }
+
+
+SCHOOLS = {  # branch → the handling institution (经办机构) of its student loans
+    "BJ01": ("U-BJ-001", "北京示范理工大学", "university"),
+    "SH01": ("C-SH-115", "上海市浦东新区学生资助管理中心", "county_centre"),
+}
+
+
+def student_row(params: SimParams, n: int, unit: str, lead: str, others: list[str],
+                staff: Managers, disbursed: date) -> dict[str, str]:  # fmt: skip
+    """A 国家助学贷款 row (the loans CSV's student columns, docs/student-loans.md): lent in one
+    of the student's four years, outside the product's no-disbursement window, repaid over ten
+    years after the expected graduation."""
+    rules = rules_for("student")
+    assert rules is not None
+    while rules.in_no_disbursement_window(disbursed):
+        disbursed -= timedelta(days=1)
+    year_began = disbursed.year if disbursed.month >= 9 else disbursed.year - 1
+    enrolled = date(year_began - n % 4, 9, 1)
+    expected = date(enrolled.year + 4, 7, 1)
+    if expected <= disbursed:
+        expected = expected.replace(year=expected.year + 1)
+    code, name, kind = SCHOOLS[HEAD_BRANCH[unit]]
+    return {
+        "loan_no": f"SIMS{disbursed.year}{unit}{n:06d}",
+        "customer_no": f"SC{n:07d}",
+        "borrower_name": f"学生{PEOPLE[n % len(PEOPLE)]}{n:05d}",
+        "borrower_kind": "individual",
+        "key_client": "no",
+        "branch": unit,
+        "account_manager": lead,
+        "assistant_manager": others[0] if others else "",
+        "risk_manager": staff.risk[HEAD_BRANCH[unit]],
+        "product": "student",
+        "principal": f"{(n % 8 + 1) * 2000}.00",
+        "annual_rate_pct": "2.50",
+        "disbursement_date": disbursed.isoformat(),
+        "maturity_date": add_months(expected, 120).isoformat(),
+        "repayment_method": "equal_installment",
+        "institution_code": code,
+        "institution_name": name,
+        "institution_kind": kind,
+        "enrolment_date": enrolled.isoformat(),
+        "expected_graduation_date": expected.isoformat(),
     }
 
 

@@ -24,9 +24,17 @@ from forms.visits import INSPECTORS_ON_SITE
 from loans.models import Borrower, Loan
 from loans.schedule import add_months
 from statemachines.enums import LoanState, RiskClass, TaskState
+from tasks import student_work
 from tasks.bulk import CHUNK, TaskRow, existing_keys, open_tasks_bulk
 from tasks.inspection_reports import CLOSED, INSPECTION_KINDS
-from tasks.loan_rows import LoanRow, amounts_by_loan, loan_row, loan_row_columns, task_row
+from tasks.loan_rows import (
+    LoanRow,
+    amounts_by_loan,
+    loan_row,
+    loan_row_columns,
+    needs_work,
+    task_row,
+)
 from tasks.models import HumanTask
 from tasks.periods import Period, current_period, dekad, half_month, monthly, quarterly
 from tasks.service import cancel_as_system
@@ -38,7 +46,9 @@ TITLES = {
     "phone_follow_up": "电话回访",
     "onsite_revisit": "现场回访",
 }
-RULES = tuple(TITLES)  # a scheduled task's key starts with its rule
+# a scheduled task's key starts with its rule; the student-loan work is scheduled here too
+RULES = (*TITLES, *student_work.RULES)
+SCHEDULED_KINDS = (*INSPECTION_KINDS, *student_work.RULES)
 # The credit-reference (loan card) check and the visit are of the borrower, whatever the number
 # of its loans; the first usage check and intensive monitoring are per loan.
 PER_BORROWER = ("loan_card_check", "customer_visit")
@@ -50,28 +60,22 @@ def borrower_key(rule: str, customer_no: str, period: str) -> str:
     return f"{rule}:{BORROWER_MARK}:{customer_no}:{period}"
 
 
-def _needs_work(on: date) -> tuple[Any, ...]:
-    """Loans that still get post-loan checks on `on`: open, not handed to asset disposal,
-    disbursed."""
-    return (
-        col(Loan.state).not_in(CLOSED),
-        col(Loan.handed_over).is_(False),
-        col(Loan.disbursement_date) <= on,
-    )
-
-
 def borrower_chunks(session: Session, on: date, size: int = 20_000) -> list[tuple[int, int]]:
     """Borrower id ranges of about `size` borrowers that have loans needing work on `on`: the
     scheduler's unit of work (like the sweep's chunks; a borrower's loans stay in one chunk)."""
     ids = session.exec(
-        select(Loan.borrower_id).where(*_needs_work(on)).distinct().order_by(col(Loan.borrower_id))
+        select(Loan.borrower_id).where(*needs_work(on)).distinct().order_by(col(Loan.borrower_id))
     ).all()
     return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
 
 
 def _open_loans(session: Session, on: date, lo: int, hi: int) -> list[LoanRow]:
     session.flush()  # the core queries below do not autoflush
-    where = (*_needs_work(on), col(Loan.borrower_id).between(lo, hi))
+    where = (
+        *needs_work(on),
+        col(Loan.borrower_id).between(lo, hi),
+        col(Loan.product).not_in(student_work.standard_inspections_skip()),
+    )
     query = (
         sa.select(*loan_row_columns())
         .join(Borrower, col(Borrower.id) == col(Loan.borrower_id))
@@ -292,7 +296,7 @@ def cancel_unneeded_inspections(
         .join(loan, loan.c.id == tasks.c.loan_id)
         .where(
             tasks.c.state.in_([s.value for s in TaskState if s.is_active]),
-            tasks.c.kind.in_([*INSPECTION_KINDS]),
+            tasks.c.kind.in_([*SCHEDULED_KINDS]),
             or_(loan.c.state.in_(CLOSED), loan.c.handed_over.is_(True)),
             loan.c.borrower_id.between(*borrowers),
         )
@@ -338,6 +342,7 @@ def schedule_inspections(
     )
     covered = _covered_per_loan(session, rows)
     rows = [row for row in rows if row.key not in covered]
+    rows += student_work.plan_student_work(session, on=on, calendar=calendar, borrowers=borrowers)
     ids = open_tasks_bulk(session, rows, actor=actor, now=now, business_date=on)
     return InspectionResult(
         planned=len(rows), created=created_by_rule(session, ids), cancelled=cancelled

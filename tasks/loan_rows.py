@@ -15,6 +15,7 @@ from core.identity import OrgUnit
 from loans import aging
 from loans.models import Borrower, Installment, Loan
 from tasks.bulk import TaskRow
+from tasks.inspection_reports import CLOSED
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,16 @@ class LoanRow:
     exposure_cents: int = 0
     days_past_due: int = 0
     bucket: str | None = None
+
+
+def needs_work(on: date) -> tuple[Any, ...]:
+    """Loans that still get post-loan work on `on`: open, not handed to asset disposal,
+    disbursed."""
+    return (
+        col(Loan.state).not_in(CLOSED),
+        col(Loan.handed_over).is_(False),
+        col(Loan.disbursement_date) <= on,
+    )
 
 
 def loan_row_columns() -> list[Any]:

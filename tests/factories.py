@@ -97,3 +97,62 @@ def seed_book(session: Session, org: DemoOrg, clock: FixedClock) -> list[Loan]:
         )
     session.commit()
     return loans
+
+
+def make_student_loan(
+    session: Session,
+    org: DemoOrg,
+    clock: FixedClock,
+    loan_no: str = "S1",
+    *,
+    institution: str = "U001",
+    institution_name: str | None = None,
+    principal_cents: int = 8_000_00,
+    rate: str = "0.0300",
+    disbursed: date = date(2024, 9, 15),
+    enrolled: date = date(2024, 9, 1),
+    expected: date = date(2028, 7, 1),
+    maturity: date = date(2043, 7, 1),
+    method: RepaymentMethod = RepaymentMethod.equal_installment,
+    grace_months: int | None = None,
+    subsidised: bool | None = None,
+    graduated: date | None = None,
+    branch: str = "BJ01",
+    manager: str = "am_bj1",
+    booked: date | None = None,
+    commit: bool = True,
+) -> Loan:
+    """A 国家助学贷款 booked through loans.student.book.open_student_loan (the importer's path)."""
+    from loans.student.book import StudentTerms, open_student_loan
+
+    borrower = make_borrower(
+        session, org, f"P-{loan_no}", kind=BorrowerKind.individual, branch=branch
+    )
+    terms = LoanTerms(
+        loan_no=loan_no,
+        borrower_id=borrower.id or 0,
+        product="student",
+        branch_id=org.units[branch].id or 0,
+        account_manager_id=org.users[manager].id or 0,
+        principal_cents=principal_cents,
+        annual_rate=Decimal(rate),
+        disbursement_date=disbursed,
+        maturity_date=maturity,
+        repayment_method=method,
+    )
+    student = StudentTerms(
+        institution_code=institution,
+        institution_name=institution_name or f"学校{institution}",
+        enrolment_date=enrolled,
+        expected_graduation_date=expected,
+        graduation_date=graduated,
+        grace_months=grace_months,
+        subsidised=subsidised,
+    )
+    loan = open_student_loan(
+        session, terms, student, actor="u:am_bj1", now=clock.now(),
+        business_date=booked or disbursed,
+    )  # fmt: skip
+    if commit:
+        session.commit()
+    return loan

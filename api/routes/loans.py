@@ -12,9 +12,16 @@ from api.deps import ClockDep, OneHopRoute, SessionDep
 from api.error_schema import error_responses
 from api.params import CodeOrNone, Limit, LoanNo, Offset, SearchOrNone
 from api.replay_schemas import LoanReplayPublic, entry_public
-from api.schemas import InstallmentPublic, LoanDetailPublic, LoanPublic, LoansPublic
+from api.schemas import (
+    InstallmentPublic,
+    LoanDetailPublic,
+    LoanPublic,
+    LoansPublic,
+    StudentLoanPublic,
+)
 from cases.loan_history import loan_history
 from loans.queries import LoanRow, list_loans, loan_detail, replay_loan, visible_loan
+from loans.student.view import student_view
 from tasks.access import Actor
 
 router = APIRouter(prefix="/loans", tags=["loans"], route_class=OneHopRoute)
@@ -98,7 +105,13 @@ def read_loan(
         installments=[
             InstallmentPublic.model_validate(i, from_attributes=True) for i in d.installments
         ],
+        student=_student(session, d.loan.id or 0, d.loan.product, d.on),
     )
+
+
+def _student(session: SessionDep, loan_id: int, product: str, on: date) -> StudentLoanPublic | None:
+    view = student_view(session, loan_id, product, on)
+    return StudentLoanPublic.model_validate(view, from_attributes=True) if view else None
 
 
 @router.get(

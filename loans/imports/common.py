@@ -32,6 +32,19 @@ class ScheduleSource(StrEnum):
     imported = "imported"  # loaded afterwards from installments.csv
 
 
+# 国家助学贷款 (loans/imports/student.py): required on a student-loan product's rows as its rules
+# say, refused on any other product's.
+STUDENT_COLUMNS = (
+    "institution_code",
+    "institution_name",
+    "institution_kind",
+    "enrolment_date",
+    "expected_graduation_date",
+    "graduation_date",
+    "grace_months",
+    "subsidised",
+)
+
 COLUMNS: dict[ImportKind, tuple[tuple[str, ...], tuple[str, ...]]] = {  # (required, optional)
     ImportKind.loans: (
         (
@@ -48,7 +61,14 @@ COLUMNS: dict[ImportKind, tuple[tuple[str, ...], tuple[str, ...]]] = {  # (requi
             "maturity_date",
             "repayment_method",
         ),
-        ("key_client", "assistant_manager", "risk_manager", "currency", "schedule"),
+        (
+            "key_client",
+            "assistant_manager",
+            "risk_manager",
+            "currency",
+            "schedule",
+            *STUDENT_COLUMNS,
+        ),
     ),
     ImportKind.installments: (("loan_no", "seq_no", "due_date", "principal", "interest"), ()),
     ImportKind.payments: (("payment_ref", "loan_no", "value_date", "amount"), ()),

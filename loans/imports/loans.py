@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import date
+from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
@@ -25,6 +27,7 @@ from loans.imports.common import (
     ScheduleSource,
     Writer,
 )
+from loans.imports.student import StudentColumns
 from loans.models import Borrower, BorrowerKind, Loan
 from loans.schedule import (
     RepaymentMethod,
@@ -32,6 +35,7 @@ from loans.schedule import (
     ScheduleError,
     generate_schedule,
 )
+from loans.student.book import StudentTerms, open_student_loan
 
 
 def plan_loans(session: Session, rows: list[Cells], job: Job) -> Writer:
@@ -56,7 +60,8 @@ def plan_loans(session: Session, rows: list[Cells], job: Job) -> Writer:
         )
     }
     first_line: dict[str, int] = {}
-    plans: list[tuple[LoanTerms, Borrower, list[ScheduledInstallment]]] = []
+    plans: list[tuple[LoanTerms, Borrower, list[ScheduledInstallment], StudentTerms | None]] = []
+    students = StudentColumns(session, rows, job.business_date)
 
     def user(c: Cells, column: str, required: bool = False) -> tuple[User, str] | None:
         name = c.text(column, required=required)
@@ -107,35 +112,29 @@ def plan_loans(session: Session, rows: list[Cells], job: Job) -> Writer:
             )
         method = c.get("repayment_method", one_of(RepaymentMethod))
         source = c.get("schedule", one_of(ScheduleSource), required=False)
-        if c.bad:
+        terms = None
+        if not c.bad:
+            assert loan_no and unit and unit.id and manager and manager[0].id and borrower
+            assert product and principal and rate is not None and start and end and method
+            terms = _terms(loan_no, product, unit.id, manager[0].id, principal, rate, start, end,
+                           method, currency, assistant, risk)  # fmt: skip
+        kind = BorrowerKind(borrower.kind) if borrower else None
+        student = students.read(c, product, terms, kind, source)
+        if c.bad or terms is None or borrower is None:
             continue
-        assert loan_no and unit and unit.id and manager and manager[0].id and borrower and product
-        assert principal and rate is not None and start and end and method
-        terms = LoanTerms(
-            loan_no=loan_no,
-            borrower_id=0,
-            product=product,
-            branch_id=unit.id,
-            account_manager_id=manager[0].id,
-            principal_cents=principal,
-            annual_rate=rate,
-            disbursement_date=start,
-            maturity_date=end,
-            repayment_method=method,
-            currency=currency,
-            assistant_manager_id=assistant[0].id if assistant else None,
-            risk_manager_id=risk[0].id if risk else None,
-        )
+        if student is not None:  # the plan follows the product's rules (loans/student/plan.py)
+            plans.append((terms, borrower, [], student))
+            continue
         try:  # built now, so that terms the schedule maths refuses reject the file up front
             schedule = (
                 []
                 if source is ScheduleSource.imported
                 else generate_schedule(
-                    principal_cents=principal,
-                    annual_rate=rate,
-                    disbursement_date=start,
-                    maturity_date=end,
-                    method=method,
+                    principal_cents=terms.principal_cents,
+                    annual_rate=terms.annual_rate,
+                    disbursement_date=terms.disbursement_date,
+                    maturity_date=terms.maturity_date,
+                    method=terms.repayment_method,
                 )
             )
         except ScheduleError as exc:
@@ -145,27 +144,58 @@ def plan_loans(session: Session, rows: list[Cells], job: Job) -> Writer:
                 )
                 c.fail(_SCHEDULE_COLUMNS.get(e["field"], e["field"]), message)
             continue
-        plans.append((terms, borrower, schedule))
+        plans.append((terms, borrower, schedule, None))
 
     def write(report: ImportReport) -> None:
         new = [b for b in borrowers.values() if b.id is None]
         session.add_all(new)
         session.flush()
-        for terms, borrower, schedule in plans:
+        reason = f"从 {job.source} 导入 (imported from {job.source})"
+        for terms, borrower, schedule, student in plans:
             assert borrower.id is not None
+            terms = replace(terms, borrower_id=borrower.id)
+            if student is not None:
+                open_student_loan(
+                    session, terms, student, actor=job.actor, now=job.now,
+                    business_date=job.business_date, institutions=students.institutions,
+                    reason=reason,
+                )  # fmt: skip
+                continue
             open_loan(
                 session,
-                replace(terms, borrower_id=borrower.id),
+                terms,
                 actor=job.actor,
                 now=job.now,
                 business_date=job.business_date,
                 schedule=schedule,
-                reason=f"从 {job.source} 导入 (imported from {job.source})",
+                reason=reason,
             )
         report.created = len(plans)
         report.details.append(f"{len(plans)} loans, {len(new)} new borrowers")
 
     return write
+
+
+def _terms(
+    loan_no: str, product: str, branch_id: int, manager_id: int, principal: int, rate: Decimal,
+    start: date, end: date, method: RepaymentMethod, currency: str,
+    assistant: tuple[User, str] | None, risk: tuple[User, str] | None,
+) -> LoanTerms:  # fmt: skip
+    return LoanTerms(
+        loan_no=loan_no,
+        borrower_id=0,
+        product=product,
+        branch_id=branch_id,
+        account_manager_id=manager_id,
+        principal_cents=principal,
+        annual_rate=rate,
+        disbursement_date=start,
+        maturity_date=end,
+        repayment_method=method,
+        currency=currency,
+        assistant_manager_id=assistant[0].id if assistant else None,
+        risk_manager_id=risk[0].id if risk else None,
+    )
 
 
 _SCHEDULE_COLUMNS = {

@@ -2,7 +2,7 @@
 month-end figures, failed checks and final figures (sim/models.py SimulationRun)
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-03 16:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -250,6 +250,9 @@ MATRIX: dict[str, list[Case]] = {
     "GET /reports/simulation": [case("simulation", 403, committee=200, auditor=200, admin=200)],
     "GET /reports/tiers.svg": [case("none", 200, disposal=403)],
     "GET /reports/roll.svg": [case("none", 200, disposal=403)],
+    "GET /api/v1/reports/student-loans": [case("none", 200, disposal=403)],
+    "GET /api/v1/reports/student-loans.csv": [case("none", 200, disposal=403)],
+    "GET /reports/student-loans": [case("none", 200, disposal=403)],
     "GET /api/v1/audit/export": [case("none", 403, auditor=200, admin=200)],  # CSV by default
 }
 
