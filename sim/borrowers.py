@@ -113,8 +113,13 @@ def _row(loan_no: str, seq: int, paid: date, cents: int) -> dict[str, str]:
         "payment_ref": f"{kind}-{loan_no}-{seq:03d}-{paid:%Y%m%d}",
         "loan_no": loan_no,
         "value_date": paid.isoformat(),
-        "amount": f"{cents // 100}.{cents % 100:02d}",
+        "amount": yuan_text(cents),
     }
+
+
+def yuan_text(cents: int) -> str:
+    """Cents as a CSV amount in yuan (README "amount": two decimals, no separators)."""
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 def import_payments(

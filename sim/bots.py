@@ -22,7 +22,7 @@ from core.errors import PostloanError
 from core.identity import Principal, Role, User, principal_of
 from core.settings import get_settings
 from loans.models import Installment, Loan
-from sim.borrowers import next_payment
+from sim.borrowers import next_payment, yuan_text
 from sim.forms import FILLERS, Context
 from sim.params import SimParams, draw
 from statemachines.enums import LoanState, TaskState
@@ -255,7 +255,7 @@ def _context(
         colleague=colleague,
         profile=profile,
         next_payment=upcoming,
-        amount_due=f"{max(owed, 100) // 100}.{max(owed, 100) % 100:02d}",
+        amount_due=yuan_text(max(owed, 100)),
         photo=photo,
         document=document,
         subject=subject,
