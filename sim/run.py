@@ -148,7 +148,7 @@ def run_days(run_id: int, *, until: date | None = None, progress: Progress | Non
 
 
 def one_day(world: World, day: date) -> tuple[Counter[str], list[str], dict | None]:
-    params, counts = world.params, Counter[str]()
+    params, counts, failures = world.params, Counter[str](), list[str]()
     clock = FixedClock(at(day, 6))
     with using_clock(clock):
         new = _not_booked(world.rows.get(day.isoformat(), []))
@@ -160,6 +160,9 @@ def one_day(world: World, day: date) -> tuple[Counter[str], list[str], dict | No
             counts["disbursed"] += len(new)
         for _, step in MORNING:
             step(day)
+        if day.day == 1 or checks.month_end(day):  # what the morning's scheduler had to open
+            with session_scope() as session:
+                failures += checks.inspections_opened(session, day)
         clock.current = at(day, 9)
         counts.update(file_requests(params, world.staff, world.profiles, day, clock.now()))
         clock.current = at(day, 10)
@@ -181,11 +184,8 @@ def one_day(world: World, day: date) -> tuple[Counter[str], list[str], dict | No
         if checks.month_end(day):
             clock.current = at(day, 22)
             counts.update(close_month(world, day, clock))
-    failures: list[str] = []
     month = None
     with session_scope() as session:
-        if day.day == 1 or checks.month_end(day):
-            failures += checks.inspections_opened(session, day)
         if checks.month_end(day):
             failures += checks.better_than_floor(session, day)
             failures += checks.late_ones_flagged(session, day)
