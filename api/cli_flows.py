@@ -72,6 +72,7 @@ SWEEP_MEASURES: dict[str, str] = {  # flows.daily_sweep.run_chunk's keys, for a 
     "below_floor": "低于分类底线 Below their class floor",
     "proposals_opened": "新开分类申请 Classification requests opened",
     "proposals_raised": "调高待批申请 Waiting requests raised",
+    "requests_withdrawn": "贷款结清、撤回待批申请 Requests withdrawn (loan settled)",
     "tasks_refreshed": "刷新任务 Tasks refreshed",
     "summaries_built": "生成日终汇总 Book summaries built",
     "summaries_superseded": "汇总期间数据变动、待重建 Summaries superseded by a change",

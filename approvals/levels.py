@@ -8,15 +8,15 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from approvals.chains import ChainLevel, unit_for
 from approvals.effects import Effect
 from approvals.models import ApprovalRequest
-from approvals.records import chain_key, revision_key, task_key
+from approvals.records import chain_key, decisions_of, revision_key, task_key
 from core.calendar import get_calendar
 from core.errors import RuleViolationError
-from core.identity import OrgUnit, User
+from core.identity import OrgUnit, User, UserRole, user_by_username
 from core.settings import get_settings
 from loans.book import get_loan
 from loans.models import Borrower, Loan
@@ -124,3 +124,35 @@ def _missing_unit(user: User) -> OrgUnit:
     raise RuleViolationError(
         f"用户 {user.username} 未归属任何机构 (user {user.username} has no org unit)"
     )
+
+
+def excluded_deciders(session: Session, request: ApprovalRequest) -> set[int]:
+    """Who four eyes refuses at the request's next decision: its applicant and whoever decided
+    (or was stood in for at) an earlier level of this round."""
+    excluded = {request.requested_by_id} if request.requested_by_id else set()
+    for d in decisions_of(session, request.id or 0, request.round):
+        excluded.add(d.decided_by_id)
+        if d.on_behalf_of:
+            excluded.add(user_by_username(session, d.on_behalf_of).id or 0)
+    return excluded
+
+
+def someone_may_decide(session: Session, request: ApprovalRequest) -> bool:
+    """Whether an active holder of the level's role, in its unit or a unit above (the task's
+    candidates), is left once four eyes has excluded the applicant and this round's deciders."""
+    level = level_of(request)
+    loan = get_loan(session, request.loan_no)
+    branch = session.get(OrgUnit, loan.branch_id)
+    assert branch is not None
+    path = unit_for(session, level, branch).path
+    above = [path[: i + 1] for i, ch in enumerate(path) if ch == "/" and i > 0]  # itself and up
+    query = (
+        select(User.id)
+        .join(UserRole, col(UserRole.user_id) == col(User.id))
+        .join(OrgUnit, col(OrgUnit.id) == col(User.org_unit_id))
+        .where(UserRole.role == level.role, col(OrgUnit.path).in_(above), col(User.active))
+    )
+    excluded = excluded_deciders(session, request)
+    if excluded:
+        query = query.where(col(User.id).not_in(excluded))
+    return session.exec(query.limit(1)).first() is not None

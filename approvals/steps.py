@@ -7,30 +7,27 @@ it too, so the next level's task is in the inbox the moment the decision commits
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from approvals.effects import EffectContext
 from approvals.levels import (
-    REVISION,
     Effects,
     level_of,
     open_level_task,
     open_revision_task,
+    someone_may_decide,
 )
-from approvals.models import ApprovalDecision, ApprovalRequest
-from approvals.records import CONTINUE_FLOW, decisions_of, facts, fire, get_request, tasks_of
-from core.errors import InsufficientAuthorityError, RuleViolationError
-from core.identity import Principal, Role, principal_of, user_by_username
-from forms import TaskForm, schema_hash, validate_form
-from forms.reviews import RequestRevisionForm
-from loans.authority import covers
-from statemachines.enums import RequestKind, RequestState
+from approvals.models import ApprovalRequest
+from approvals.records import CONTINUE_FLOW, decisions_of, facts, fire, task_key, tasks_of
+from core.identity import Role, principal_of, user_by_username
+from forms import schema_hash, validate_form
+from loans.models import Loan
+from statemachines.enums import LoanState, RequestKind, RequestState
 from tasks import outbox
-from tasks.access import Actor
-from tasks.errors import TaskClosedError
 from tasks.models import HumanTask
 from tasks.service import cancel_as_system
 
@@ -106,6 +103,7 @@ def advance(
         state = RequestState.pending
     task_id = None
     if state == RequestState.pending:
+        _pass_on_undecidable(session, request, now=now, business_date=business_date)
         task_id = open_level_task(
             session, request, effects, actor=actor, now=now, business_date=business_date,
             facts=inbox_facts,
@@ -130,6 +128,10 @@ def advance(
         )
         if state == RequestState.approved:
             request.outcome = effect.approved(session, request, context)
+            withdraw_moot(  # a write-off leaves the loan's other requests nothing to decide
+                session, [request.loan_id], effects, actor=actor, now=now,
+                business_date=business_date,
+            )  # fmt: skip
         else:
             request.outcome = effect.closed(session, request, context)
         request.decided_on = business_date
@@ -145,161 +147,93 @@ def advance(
     }
 
 
-def decision_of(form: TaskForm) -> str:
-    """approve / reject / return_for_revision: every level's review form has a `decision`."""
-    value = getattr(form, "decision", None)
-    if value is None:
-        raise RuleViolationError(
-            f"表单 {form.kind} 不对申请作出决定 (form {form.kind} takes no decision on a request)",
-            kind=form.kind,
-        )
-    return str(value)
+_MOOT = {
+    LoanState.settled.value: ("贷款已结清，申请无需再审批", "the loan is settled"),
+    LoanState.written_off.value: ("贷款已核销，申请无需再审批", "the loan is written off"),
+}
 
 
-def decide(
+def withdraw_moot(
     session: Session,
-    task: HumanTask,
-    form: TaskForm,
-    actor: Actor,
-    acting_as: Principal,
+    loan_ids: Sequence[int],
     effects: Effects,
     *,
+    actor: str,
     now: datetime,
     business_date: date,
-) -> ApprovalRequest:
-    """A level's task was completed: record its decision, move the request and advance the
-    chain — all in the completing transaction (DESIGN decision 2)."""
-    request = get_request(session, int(task.context["approval_request_id"]), actor, for_update=True)
-    if task.kind == REVISION:
-        return _answer_revision(
-            session, request, task, form, actor, effects, now=now, business_date=business_date
-        )
-    current = (
-        task.context.get("round") == request.round and task.context.get("level") == request.level
-    )
-    if RequestState(request.state) != RequestState.pending or not current:
-        raise TaskClosedError(
-            f"审批申请 {request.id} 已为 {request.state}（第 {request.level} 级），此任务不再审批它 "
-            f"(approval request {request.id} is {request.state} at level {request.level}: "
-            "this task no longer decides it)",
-            request_id=request.id,
-            task_id=task.id,
-        )
-    kind = RequestKind(request.kind)
-    decision = decision_of(form)
-    effects[kind].check_decision(session, request, form, business_date)
-    roles = capacity(request, request.level, acting_as.roles)
-    concludes = decision == "approve" and covers(roles, kind, request.amount_cents)
-    if decision == "approve" and not concludes and request.level >= len(request.chain):
-        raise InsufficientAuthorityError(
-            f"{acting_as.username} 无权批准金额 {request.amount_cents / 100:,.2f} 的{kind.label_zh}，"
-            "审批链中也没有更高一级 "
-            f"({acting_as.username} has no authority to approve a {kind.value} of "
-            f"{request.amount_cents / 100:,.2f}, and no level of the chain is above this one)",
-            request_id=request.id,
-        )
-    if decision == "return_for_revision" and request.requested_by_id is None:
-        raise RuleViolationError(
-            "系统自动提议的申请没有申请人可退回，请批准或否决 "
-            "(an automatic proposal has no applicant to return it to: approve or reject it)",
-            request_id=request.id,
-        )
-    event = decision  # the machine's events bear the decisions' names
-    on_behalf = None if acting_as.user.id == actor.me.user.id else acting_as.username
-    entry = fire(
-        session,
-        request,
-        event,
-        facts(
+) -> int:
+    """Withdraw every live request of those of `loan_ids` that are settled or written off: no
+    decision on them can take effect any more. `actor` is the step (or the decider) that closed
+    the loan; the reason says which. Their open tasks leave the deciders' inboxes and each kind's
+    effect of a closed request applies (a warning is dismissed). Returns how many."""
+    withdrawn = 0
+    ids = list(loan_ids)
+    for start in range(0, len(ids), 1000):
+        closed = session.exec(
+            select(Loan.id, Loan.state).where(
+                col(Loan.id).in_(ids[start : start + 1000]), col(Loan.state).in_(list(_MOOT))
+            )
+        ).all()
+        states = {loan_id: state for loan_id, state in closed}
+        if not states:
+            continue
+        live = session.exec(
+            select(ApprovalRequest)
+            .where(
+                col(ApprovalRequest.loan_id).in_(list(states)),
+                col(ApprovalRequest.state).in_([s.value for s in RequestState if s.is_live]),
+            )
+            .order_by(col(ApprovalRequest.id))
+            .with_for_update()
+        ).all()
+        for request in live:
+            zh, en = _MOOT[str(states[request.loan_id])]
+            entry = fire(
+                session,
+                request,
+                "withdraw",
+                facts(session, request, actor),
+                now=now,
+                business_date=business_date,
+                reason=f"{zh} ({en}: nothing is left to decide)",
+            )
+            advance(session, request, effects, actor=actor, now=now, business_date=business_date)
+            continue_chain(session, request, entry.chain_seq, now)
+            withdrawn += 1
+    return withdrawn
+
+
+PASS_ON = "system:approval-chain"
+
+
+def _pass_on_undecidable(
+    session: Session, request: ApprovalRequest, *, now: datetime, business_date: date
+) -> None:
+    """A level nobody may decide — its only holders are the applicant or this round's earlier
+    deciders (a branch head reporting a warning on their own branch) — is passed on to the next
+    level before its task opens, journaled with the reason, instead of waiting for no one. The
+    last level is never passed on: its task opens and the SLA tells the heads above."""
+    while (
+        request.level < len(request.chain)
+        and session.exec(select(HumanTask.id).where(HumanTask.key == task_key(request))).first()
+        is None
+        and not someone_may_decide(session, request)
+    ):
+        level, after = level_of(request), level_of(request, request.level + 1)
+        n = request.level
+        request.level += 1
+        fire(
             session,
             request,
-            actor,
-            acting_as=f"u:{on_behalf}" if on_behalf else None,
-            concludes=concludes,
-        ),
-        now=now,
-        business_date=business_date,
-        reason=getattr(form, "opinion", None),
-        payload={"task_id": task.id, "decision": decision, "concluded": concludes},
-        form_kind=task.kind,
-        schema_hash=schema_hash(task.kind),
-    )
-    session.add(
-        ApprovalDecision(
-            request_id=request.id or 0,
-            round=request.round,
-            level=request.level,
-            task_id=task.id or 0,
-            decision=decision,
-            concluded=concludes or decision == "reject",  # this decision ended the chain
-            decided_by_id=actor.me.user.id or 0,
-            decided_by=actor.me.username,
-            on_behalf_of=on_behalf,
-            opinion=getattr(form, "opinion", None),
-            data=form.model_dump(mode="json"),
+            "amend",
+            facts(session, request, PASS_ON),
+            now=now,
             business_date=business_date,
-            decided_at=now,
+            reason=(
+                f"第{n}级（{level.name_zh}）除申请人 {request.requested_by} 及本轮已审批人外无人可审批"
+                f"（四眼原则），转第{n + 1}级（{after.name_zh}） (level {n}, {level.name_en}: nobody "
+                f"but the applicant {request.requested_by} or this round's deciders may decide it "
+                f"(four eyes); passed on to level {n + 1}, {after.name_en})"
+            ),
+            payload={"skipped_level": n},
         )
-    )
-    if event == "approve" and not concludes:
-        request.level += 1  # the chain goes on to the next level
-    session.add(request)
-    session.flush()
-    ctx = EffectContext(
-        actor=actor.name,
-        decider=actor.me.username,
-        decider_roles=roles,
-        on_behalf_of=f"u:{on_behalf}" if on_behalf else None,
-        now=now,
-        business_date=business_date,
-        form=form,
-        form_kind=task.kind,
-        schema_hash=schema_hash(task.kind),
-    )
-    advance(
-        session, request, effects, actor=actor.name, now=now, business_date=business_date,
-        ctx=ctx, inbox_facts=task.context.get("facts"),
-    )  # fmt: skip
-    continue_chain(session, request, entry.chain_seq, now)
-    return request
-
-
-def _answer_revision(
-    session: Session,
-    request: ApprovalRequest,
-    task: HumanTask,
-    form: TaskForm,
-    actor: Actor,
-    effects: Effects,
-    *,
-    now: datetime,
-    business_date: date,
-) -> ApprovalRequest:
-    assert isinstance(form, RequestRevisionForm)
-    if RequestState(request.state) != RequestState.returned:
-        raise TaskClosedError(
-            f"审批申请 {request.id} 为 {request.state}，未被退回 "
-            f"(approval request {request.id} is {request.state}, not returned)",
-            request_id=request.id,
-        )
-    event = "resubmit" if form.action == "resubmit" else "withdraw"
-    if event == "resubmit":
-        request.round, request.level = request.round + 1, 1
-    entry = fire(
-        session,
-        request,
-        event,
-        facts(session, request, actor),
-        now=now,
-        business_date=business_date,
-        reason=form.note,
-        payload={
-            "task_id": task.id,
-            "documents": [d.model_dump(mode="json") for d in form.documents],
-        },
-        form_kind=task.kind,
-        schema_hash=schema_hash(task.kind),
-    )
-    advance(session, request, effects, actor=actor.name, now=now, business_date=business_date)
-    continue_chain(session, request, entry.chain_seq, now)
-    return request

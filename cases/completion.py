@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+from approvals.decisions import decide
 from approvals.kinds import EFFECTS as LOAN_EFFECTS
 from approvals.levels import Effects
-from approvals.steps import decide
 from cases import contacts, warnings
 from cases.warning_chain import WarningEffect
 from core.calendar import get_calendar

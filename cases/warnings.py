@@ -308,7 +308,9 @@ def record_tracking(
     now: datetime,
     business_date: date,
 ) -> WarningCase:
-    """The owner's report: resolved closes the case; otherwise the next report is due."""
+    """The owner's report: resolved closes the case; otherwise the next report is due. A report
+    the SLA escalated is filed by the head it went to, who may close the case too (complete_task
+    has checked that the actor holds the task)."""
     assert isinstance(form, WarningTrackingForm)
     case = session.get(WarningCase, int(task.context["warning_case_id"]), with_for_update=True)
     if case is None:
@@ -319,7 +321,11 @@ def record_tracking(
             session,
             case,
             "close",
-            WarningFacts(actor=actor.name, is_owner=case.owner_id in owners),
+            WarningFacts(
+                actor=actor.name,
+                is_owner=case.owner_id in owners,
+                took_over="escalated_from" in task.context,  # the SLA gave the report to a head
+            ),
             now=now,
             business_date=business_date,
             reason=form.progress,

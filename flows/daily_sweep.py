@@ -20,6 +20,8 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, Field
 
 from approvals.proposals import propose_floors
+from approvals.steps import withdraw_moot
+from cases.completion import EFFECTS
 from core.db import get_engine, is_postgres, refresh_statistics
 from core.settings import get_settings
 from flows.common import business_date, clock, transaction
@@ -65,8 +67,8 @@ def plan_chunks(day: date, chunk_size: int) -> list[tuple[int, int]]:
 
 def run_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
     """One chunk in one transaction: the sweep, then classification requests for the loans below
-    their floor, then the business columns of the changed loans' open tasks. Shared by the
-    Prefect step and `postloan sweep`."""
+    their floor, the live requests of the loans it settled withdrawn, then the business columns
+    of the changed loans' open tasks. Shared by the Prefect step and `postloan sweep`."""
     with transaction() as session:
         now = clock().now()
         result = sweep.sweep_chunk(
@@ -75,11 +77,15 @@ def run_chunk(day: date, lo: int, hi: int) -> dict[str, Any]:
         proposed = propose_floors(
             session, result.proposals, actor=ACTOR, now=now, business_date=day
         )
+        withdrawn = withdraw_moot(
+            session, result.settled, EFFECTS, actor=ACTOR, now=now, business_date=day
+        )
         refreshed = refresh_business_columns(session, result.changed)
         counts = {
             **summary(result),
             "proposals_opened": proposed.opened,
             "proposals_raised": proposed.raised,
+            "requests_withdrawn": withdrawn,
             "tasks_refreshed": refreshed,
         }
         sweep.record_chunk(session, day, lo, hi, counts, node=get_settings().node_name, now=now)

@@ -25,7 +25,7 @@ from loans.models import Installment, Loan
 from sim.borrowers import next_payment, yuan_text
 from sim.forms import FILLERS, Context
 from sim.params import SimParams, draw
-from statemachines.enums import LoanState, TaskState
+from statemachines.enums import TaskState
 from tasks import attachments, service
 from tasks.access import Actor, is_candidate
 from tasks.escalation import REMIND, sla_ladder
@@ -235,9 +235,7 @@ def _context(
         subject = dict(request.subject) if request is not None else {}
     profile = profiles.get(task.loan_no or "")
     managers: tuple[str, ...] = ()
-    closed = False
     if task.loan_id is not None and (loan := session.get(Loan, task.loan_id)) is not None:
-        closed = not LoanState(loan.state).is_open
         managers = tuple(
             staff.principals[uid].username
             for uid in (loan.account_manager_id, loan.assistant_manager_id)
@@ -262,7 +260,6 @@ def _context(
         approve_share=params.bots.approve_share,
         managers=managers,
         channels=tuple(task.context.get("channels") or ("phone",)),
-        loan_closed=closed,
     )
 
 

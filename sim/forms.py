@@ -33,7 +33,6 @@ class Context:
     approve_share: float
     managers: tuple[str, ...] = ()  # the loan's lead and assistant account managers
     channels: tuple[str, ...] = ("phone",)  # what this step of the collection ladder uses
-    loan_closed: bool = False  # the loan was settled or written off
 
     def chance(self, *about: object) -> float:
         return draw(self.seed, self.task_key, *about)
@@ -210,16 +209,10 @@ def classification_review(c: Context) -> dict[str, Any]:
     proposed = c.subject.get("proposed_class")
     forced = bool(c.subject.get("rule_refs"))
     decision = "approve" if forced or c.chance("decision") < c.approve_share else "reject"
-    if c.loan_closed:  # settled or written off while the proposal waited: nothing to classify
-        decision = "reject"
     return {
         "decision": decision,
         "confirmed_class": proposed if decision == "approve" else None,
-        "opinion": "符合监管认定标准，同意"
-        if decision == "approve"
-        else "贷款已结清，无需认定"
-        if c.loan_closed
-        else "依据不足，维持原分类",
+        "opinion": "符合监管认定标准，同意" if decision == "approve" else "依据不足，维持原分类",
     }
 
 

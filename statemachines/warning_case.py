@@ -1,7 +1,8 @@
 """WarningCaseLifecycle: an early-warning case (预警, DOMAIN §5) from the signal to its closure.
 
-raised → tracking (the disposition chain confirmed it: graded, owner, plan) → closed (the owner
-filed the outcome); raised → dismissed (the chain did not confirm the signal).
+raised → tracking (the disposition chain confirmed it: graded, owner, plan) → closed (the owner,
+or the head an overdue report was escalated to, filed the outcome); raised → dismissed (the chain
+did not confirm the signal).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from statemachines.enums import WarningState
 class WarningFacts:
     actor: str
     is_owner: bool = False  # the case's owner (or their deputy)
+    took_over: bool = False  # the head the owner's overdue report was escalated to (SLA)
     is_system: bool = False  # the disposition chain's outcome
     has_plan: bool = False  # grade, owner, disposal plan and deadline recorded
 
@@ -51,7 +53,10 @@ class WarningCaseLifecycle(StrictMachine):
             )
 
     def check_is_owner(self, facts: WarningFacts) -> None:
-        if not facts.is_owner:
+        if not (facts.is_owner or facts.took_over):
             raise PermissionDeniedError(
-                "只有预警负责人可以关闭 (only the case's owner closes it)", actor=facts.actor
+                "只有预警负责人（或其逾期报告被升级给的负责人）可以关闭 "
+                "(only the case's owner, or the head its overdue report was escalated to, "
+                "closes it)",
+                actor=facts.actor,
             )

@@ -196,6 +196,8 @@ def write_moves(
             )
             continue
         result.moves[mover.event] += 1
+        if mover.event == SETTLE:
+            result.settled.append(mover.id)
         items.append(
             {
                 "aggregate_type": LOAN,

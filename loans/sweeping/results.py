@@ -82,6 +82,7 @@ class ChunkResult:
     # loans whose days past due, bucket, state or balances this chunk changed: their open tasks'
     # business columns are refreshed from them (tasks.opening.refresh_business_columns)
     changed: set[int] = field(default_factory=set)
+    settled: list[int] = field(default_factory=list)  # loans this chunk settled
 
 
 @dataclass
