@@ -193,6 +193,16 @@ def allocate(session: Session, loan_id: int, payments: Sequence[Payment]) -> All
     return result
 
 
+@dataclass(frozen=True)
+class NewPayment:
+    """A payment to record: the bank's reference, its loan, value date and amount."""
+
+    loan: Loan
+    payment_ref: str
+    value_date: date
+    amount_cents: int
+
+
 def record_payment(
     session: Session,
     loan: Loan,
@@ -205,60 +215,119 @@ def record_payment(
     business_date: date,
     source: str | None = None,
 ) -> Payment:
-    if amount_cents <= 0:
-        raise ValidationError(
-            "还款金额须大于零 (a payment amount must be positive)",
-            errors=[{"field": "amount", "message": "须大于 0", "message_en": "must be > 0"}],
-        )
-    assert loan.id is not None
-    payment = Payment(
-        payment_ref=payment_ref,
-        loan_id=loan.id,
-        value_date=value_date,
-        amount_cents=amount_cents,
-        source=source,
-    )
-    session.add(payment)
-    session.flush()
-    allocation = allocate(session, loan.id, [payment])
-    journal.append(
+    [payment] = record_payments(
         session,
-        aggregate_type=LOAN,
-        aggregate_id=loan.loan_no,
-        machine=BOOK_MACHINE,
-        event="record_payment",
-        from_state=None,
-        to_state=None,
+        [NewPayment(loan, payment_ref, value_date, amount_cents)],
         actor=actor,
         now=now,
         business_date=business_date,
-        reason=f"还款 {payment_ref} (payment {payment_ref})",
-        payload={
-            "payment_ref": payment_ref,
-            "value_date": value_date,
-            "amount_cents": amount_cents,
+        source=source,
+    )
+    return payment
+
+
+def record_payments(
+    session: Session,
+    new: Sequence[NewPayment],
+    *,
+    actor: str,
+    now: datetime,
+    business_date: date,
+    source: str | None = None,
+) -> list[Payment]:
+    """Record payments and allocate them at once, journaled on their loans: each loan's together
+    in value-date order (one read of its schedule), every payment a `record_payment` entry, then
+    the loan's reallocation if one was backdated; the entries appended in a few statements (an
+    import file of thousands of payments). A written-off loan's payment is also a recorded
+    recovery, through the machine, one by one. Returns the payments in `new`'s order."""
+    for item in new:
+        if item.amount_cents <= 0:
+            raise ValidationError(
+                f"还款金额须大于零：{item.payment_ref} (a payment amount must be positive)",
+                errors=[{"field": "amount", "message": "须大于 0", "message_en": "must be > 0"}],
+                payment_ref=item.payment_ref,
+            )
+    payments = [
+        Payment(
+            payment_ref=item.payment_ref,
+            loan_id=item.loan.id,
+            value_date=item.value_date,
+            amount_cents=item.amount_cents,
+            source=source,
+        )
+        for item in new
+    ]
+    session.add_all(payments)
+    session.flush()
+    by_loan: dict[int, tuple[Loan, list[Payment]]] = {}
+    for item, payment in zip(new, payments, strict=True):
+        assert item.loan.id is not None
+        by_loan.setdefault(item.loan.id, (item.loan, []))[1].append(payment)
+    items: list[dict[str, Any]] = []
+    for loan_id, (loan, of_loan) in by_loan.items():
+        if LoanState(loan.state) == LoanState.written_off:
+            journal.append_many(session, items, now=now, business_date=business_date)
+            items = []
+            for payment in of_loan:  # each a recovery through the machine, in arrival order
+                _record_recovery(session, loan, payment, actor, source, now, business_date)
+            continue
+        allocation = allocate(session, loan_id, of_loan)
+        items += [_recorded(loan.loan_no, p, actor, source) for p in allocation.applied]
+        if (entry := reallocation_entry(loan.loan_no, allocation, actor)) is not None:
+            items.append(entry)
+    journal.append_many(session, items, now=now, business_date=business_date)
+    return payments
+
+
+def _recorded(loan_no: str, payment: Payment, actor: str, source: str | None) -> dict[str, Any]:
+    """The journal entry of a recorded payment (as append_many takes it)."""
+    return {
+        "aggregate_type": LOAN,
+        "aggregate_id": loan_no,
+        "machine": BOOK_MACHINE,
+        "event": "record_payment",
+        "from_state": None,
+        "to_state": None,
+        "actor": actor,
+        "reason": f"还款 {payment.payment_ref} (payment {payment.payment_ref})",
+        "payload": {
+            "payment_ref": payment.payment_ref,
+            "value_date": payment.value_date,
+            "amount_cents": payment.amount_cents,
             "interest_applied_cents": payment.interest_applied_cents,
             "principal_applied_cents": payment.principal_applied_cents,
             "unapplied_cents": payment.unapplied_cents,
             "source": source,
         },
+    }
+
+
+def _record_recovery(
+    session: Session,
+    loan: Loan,
+    payment: Payment,
+    actor: str,
+    source: str | None,
+    now: datetime,
+    business_date: date,
+) -> None:
+    """A payment after write-off: allocated, journaled, and a recorded recovery (001: the debt
+    is still pursued after write-off)."""
+    allocation = allocate(session, loan.id or 0, [payment])
+    entries = [_recorded(loan.loan_no, payment, actor, source)]
+    if (entry := reallocation_entry(loan.loan_no, allocation, actor)) is not None:
+        entries.append(entry)
+    journal.append_many(session, entries, now=now, business_date=business_date)
+    transition_loan(
+        session,
+        loan.loan_no,
+        "record_recovery",
+        actor=actor,
+        now=now,
+        business_date=business_date,
+        reason=f"核销后收回 {payment.amount_cents / 100:,.2f} (payment {payment.payment_ref})",
+        payload={"payment_ref": payment.payment_ref, "amount_cents": payment.amount_cents},
     )
-    journal_reallocation(
-        session, loan.loan_no, allocation, actor=actor, now=now, business_date=business_date
-    )
-    if LoanState(loan.state) == LoanState.written_off:
-        # the debt is still pursued after write-off (001): a payment is a recorded recovery
-        transition_loan(
-            session,
-            loan.loan_no,
-            "record_recovery",
-            actor=actor,
-            now=now,
-            business_date=business_date,
-            reason=f"核销后收回 {amount_cents / 100:,.2f} (payment {payment_ref})",
-            payload={"payment_ref": payment_ref, "amount_cents": amount_cents},
-        )
-    return payment
 
 
 REALLOCATE = "reallocate_payments"
@@ -281,20 +350,6 @@ def reallocation_entry(loan_no: str, allocation: Allocation, actor: str) -> dict
         f"(reallocated by value date after {refs})",
         "payload": allocation.journal_payload(),
     }
-
-
-def journal_reallocation(
-    session: Session,
-    loan_no: str,
-    allocation: Allocation,
-    *,
-    actor: str,
-    now: datetime,
-    business_date: date,
-) -> None:
-    entry = reallocation_entry(loan_no, allocation, actor)
-    if entry is not None:
-        journal.append(session, now=now, business_date=business_date, **entry)
 
 
 def existing_payment(session: Session, payment_ref: str) -> Payment | None:

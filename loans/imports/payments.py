@@ -22,7 +22,7 @@ from loans.imports.common import (
     yuan,
 )
 from loans.models import Loan, Payment
-from loans.payments import lock_loans, record_payment
+from loans.payments import NewPayment, lock_loans, record_payments
 
 
 def plan_payments(session: Session, rows: list[Cells], job: Job) -> Writer:
@@ -83,18 +83,17 @@ def plan_payments(session: Session, rows: list[Cells], job: Job) -> Writer:
         # Every loan of the file locked first, in id order (two importers never deadlock); then by
         # value date, then file order: allocation fills the oldest unpaid installments first.
         lock_loans(session, (loan.id for _, _, _, loan, _ in new if loan.id is not None))
-        for value_date, _, ref, loan, amount in sorted(new, key=lambda n: n[:2]):
-            record_payment(
-                session,
-                loan,
-                payment_ref=ref,
-                value_date=value_date,
-                amount_cents=amount,
-                actor=job.actor,
-                now=job.now,
-                business_date=job.business_date,
-                source=job.source,
-            )
+        record_payments(
+            session,
+            [
+                NewPayment(loan, ref, value_date, amount)
+                for value_date, _, ref, loan, amount in sorted(new, key=lambda n: n[:2])
+            ],
+            actor=job.actor,
+            now=job.now,
+            business_date=job.business_date,
+            source=job.source,
+        )
         report.created, report.skipped = len(new), len(skipped)
         report.details += skipped
 

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-import loans.imports.payments as payment_import
+import loans.payments as payments_module
 from audit.journal import JournalEntry
 from core.clock import FixedClock
 from core.identity import OrgUnit, OrgUnitKind, Role, User, add_org_unit, add_user
@@ -734,15 +734,17 @@ def test_import_payments_failure_while_writing_rolls_everything_back(
 ) -> None:
     session.commit()
     before, paid = _counts(session), _paid_cents(session)
-    calls: list[str] = []
+    calls: list[int] = []
+    real_allocate = payments_module.allocate
 
-    def fail_second(*args: Any, **kwargs: Any) -> Payment:
-        calls.append(kwargs["payment_ref"])
+    def fail_second(session: Session, loan_id: int, payments: Any) -> Any:
+        """The second loan's allocation fails: the first's payments are written by then."""
+        calls.append(loan_id)
         if len(calls) == 2:
             raise RuntimeError("connection lost")
-        return record_payment(*args, **kwargs)
+        return real_allocate(session, loan_id, payments)
 
-    monkeypatch.setattr(payment_import, "record_payment", fail_second)
+    monkeypatch.setattr(payments_module, "allocate", fail_second)
 
     with pytest.raises(RuntimeError, match="connection lost"):
         _import_file(session, clock, ImportKind.payments, "payments.csv")
