@@ -6,6 +6,7 @@ officer asks of the year and writes it as JSON (and it is the page /reports/simu
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 from datetime import UTC, date, datetime
@@ -46,6 +47,11 @@ def simulate(
     ] = None,
 ) -> None:
     """模拟 Simulate a bank: a generated book through the real daily flows, bots for people."""
+    from core.settings import get_settings
+
+    if "POSTLOAN_SQLITE_SYNCHRONOUS" not in os.environ:  # a generated, resumable book: a power
+        os.environ["POSTLOAN_SQLITE_SYNCHRONOUS"] = "NORMAL"  # cut repeats its last days
+        get_settings.cache_clear()  # read by each new SQLite connection
     from sim import run as sim_run
     from sim.params import SimParams, parse_profiles
 

@@ -47,6 +47,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=15000")
+            cur.execute(f"PRAGMA synchronous={get_settings().sqlite_synchronous}")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         default="sqlite:///var/postloan.db",
         description="SQLAlchemy URL of the app database (SQLite file by default, Postgres in production).",
     )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="SQLite only: FULL syncs the disk at every commit; NORMAL (write-ahead log) "
+        "syncs at checkpoints, so a power cut may lose the last commits but never corrupts the "
+        "file. `postloan simulate` uses NORMAL for its generated book unless this is set.",
+    )
     attachments_dir: str = Field(
         default="var/attachments", description="Where attachments are stored by content hash."
     )

@@ -139,7 +139,8 @@ def student_row(params: SimParams, n: int, unit: str, lead: str, others: list[st
                 staff: Managers, disbursed: date) -> dict[str, str]:  # fmt: skip
     """A 国家助学贷款 row (the loans CSV's student columns, docs/student-loans.md): lent in one
     of the student's four years, outside the product's no-disbursement window, repaid over ten
-    years after the expected graduation."""
+    years after the expected graduation; one whose expected graduation is before the run has
+    graduated on that date."""
     rules = rules_for("student")
     assert rules is not None
     while rules.in_no_disbursement_window(disbursed):
@@ -171,6 +172,8 @@ def student_row(params: SimParams, n: int, unit: str, lead: str, others: list[st
         "institution_kind": kind,
         "enrolment_date": enrolled.isoformat(),
         "expected_graduation_date": expected.isoformat(),
+        # a student of the opening book who was due to graduate before the run graduated then
+        "graduation_date": expected.isoformat() if expected < params.start else "",
     }
 
 

@@ -263,7 +263,7 @@ def graduation_confirmation(c: Context) -> dict[str, Any]:
             "emergency_contact": "父母", "confirmation_sheet": c.document, "notes": None}  # fmt: skip
     if c.chance("stays on") < 0.08:
         return {**base, "status": "in_school", "graduation_date": None,
-                "new_expected_graduation_date": date(expected.year + 1, expected.month, 1).isoformat(),
+                "new_expected_graduation_date": date(max(expected, c.day).year + 1, 7, 1).isoformat(),
                 "employment": None, "employer": None}  # fmt: skip
     employed = c.chance("employed") < 0.75 and not c.troubled
     return {**base, "status": "graduated", "graduation_date": min(expected, c.day).isoformat(),

@@ -29,3 +29,23 @@ def test_failed_scope_keeps_nothing(engine):
         add_org_unit(s, code="A", name="a", kind=OrgUnitKind.head_office)
         raise RuntimeError("boom")
     assert _codes(engine) == []
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [(None, 2), ("NORMAL", 1)])
+def test_sqlite_synchronous_follows_the_setting(tmp_path, monkeypatch, setting, pragma):
+    """FULL (2) unless set: `postloan simulate` asks for NORMAL (1) for its generated book."""
+    from core.db import make_engine
+    from core.settings import get_settings
+
+    if setting is None:
+        monkeypatch.delenv("POSTLOAN_SQLITE_SYNCHRONOUS", raising=False)
+    else:
+        monkeypatch.setenv("POSTLOAN_SQLITE_SYNCHRONOUS", setting)
+    get_settings.cache_clear()
+    engine = make_engine(f"sqlite:///{tmp_path / 'sync.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == pragma
+    finally:
+        engine.dispose()
+        get_settings.cache_clear()

@@ -28,7 +28,6 @@ from loans.importer import (
     import_rows,
 )
 from loans.models import Borrower, Installment, Loan, Payment
-from loans.payments import record_payment
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 ACTOR = "u:importer"
