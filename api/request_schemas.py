@@ -69,6 +69,16 @@ class ApprovalDecisionPublic(BaseModel):
     decided_at: UtcDatetime
 
 
+class RequestNotePublic(BaseModel):
+    """A move besides the decisions (amend, resubmit, withdraw), from the request's journal."""
+
+    event: str
+    actor: str
+    on_behalf_of: str | None
+    at: UtcDatetime
+    reason: str | None
+
+
 class ApprovalRequestPublic(BaseModel):
     id: int
     kind: str
@@ -86,6 +96,7 @@ class ApprovalRequestPublic(BaseModel):
     decided_on: date | None
     open_task_ids: list[int]
     decisions: list[ApprovalDecisionPublic]
+    notes: list[RequestNotePublic]
     version: int
 
 

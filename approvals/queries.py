@@ -3,17 +3,34 @@ its decisions (who decided what, for whom, with which opinion) and its open task
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import false, func, or_
 from sqlmodel import Session, col, select
 
 from approvals.models import ApprovalDecision, ApprovalRequest
-from approvals.records import decisions_of, get_request, tasks_of
+from approvals.records import APPROVAL, decisions_of, get_request, tasks_of
+from audit.journal import JournalEntry
 from core.db import subtree
 from core.identity import User
 from tasks.access import Actor
 from tasks.models import HumanTask
+
+NOTED = ("amend", "resubmit", "withdraw")  # the request's moves that are not a level's decision
+
+
+@dataclass(frozen=True)
+class RequestNote:
+    """A move of the request besides the decisions, from its journal: who, when, why (a
+    withdrawal by its applicant or by the step that closed the loan, a level passed on, a
+    proposal raised as its floor worsened, a resubmission)."""
+
+    event: str
+    actor: str
+    on_behalf_of: str | None
+    at: datetime
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -22,6 +39,7 @@ class RequestView:
     decisions: list[ApprovalDecision]
     open_tasks: list[HumanTask]
     names: dict[str, str]  # username → full name, for everyone on the request
+    notes: list[RequestNote] = field(default_factory=list)
 
     def person(self, actor: str | None) -> str:
         """ "u:head_bj" → "孙建国 (head_bj)"; a flow's name as it is."""
@@ -39,11 +57,28 @@ class RequestView:
 def request_view(session: Session, request_id: int, actor: Actor) -> RequestView:
     request = get_request(session, request_id, actor)
     decisions = decisions_of(session, request_id)
+    notes = [
+        RequestNote(e.event, e.actor, e.on_behalf_of, e.wall_time, e.reason)
+        for e in session.exec(
+            select(JournalEntry)
+            .where(
+                JournalEntry.aggregate_type == APPROVAL,
+                JournalEntry.aggregate_id == str(request_id),
+                col(JournalEntry.event).in_(NOTED),
+            )
+            .order_by(col(JournalEntry.chain_seq))
+        )
+    ]
     people = {request.requested_by.removeprefix("u:")} | {
         name for d in decisions for name in (d.decided_by, d.on_behalf_of) if name
     }
+    people |= {name.removeprefix("u:") for n in notes for name in (n.actor, n.on_behalf_of) if name}
     return RequestView(
-        request, decisions, tasks_of(session, request, active_only=True), names_of(session, people)
+        request,
+        decisions,
+        tasks_of(session, request, active_only=True),
+        names_of(session, people),
+        notes,
     )
 
 

@@ -220,7 +220,7 @@ def _pass_on_undecidable(
         and not someone_may_decide(session, request)
     ):
         level, after = level_of(request), level_of(request, request.level + 1)
-        n = request.level
+        n, applicant = request.level, request.requested_by.removeprefix("u:")
         request.level += 1
         fire(
             session,
@@ -230,9 +230,9 @@ def _pass_on_undecidable(
             now=now,
             business_date=business_date,
             reason=(
-                f"第{n}级（{level.name_zh}）除申请人 {request.requested_by} 及本轮已审批人外无人可审批"
+                f"第{n}级（{level.name_zh}）除申请人 {applicant} 及本轮已审批人外无人可审批"
                 f"（四眼原则），转第{n + 1}级（{after.name_zh}） (level {n}, {level.name_en}: nobody "
-                f"but the applicant {request.requested_by} or this round's deciders may decide it "
+                f"but the applicant {applicant} or this round's deciders may decide it "
                 f"(four eyes); passed on to level {n + 1}, {after.name_en})"
             ),
             payload={"skipped_level": n},

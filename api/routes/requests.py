@@ -18,6 +18,7 @@ from api.request_schemas import (
     ClassificationProposalCreate,
     ExtensionRequestCreate,
     HandoverRequestCreate,
+    RequestNotePublic,
     RequestWithdraw,
     WarningCasePublic,
     WarningCreate,
@@ -73,6 +74,12 @@ def public(view: RequestView) -> ApprovalRequestPublic:
             )
             for d in view.decisions
         ],
+        notes=[
+            RequestNotePublic(
+                event=n.event, actor=n.actor, on_behalf_of=n.on_behalf_of, at=n.at, reason=n.reason
+            )
+            for n in view.notes
+        ],  # fmt: skip
         version=r.version,
     )
 

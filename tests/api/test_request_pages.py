@@ -103,11 +103,19 @@ def test_auditor_reads_request_files_nothing_other_branch_404(web):
     assert _as(web, "am_sh1").get(request_url).status_code == 404
 
 
-def test_applicant_withdraws_from_request_page(web):
+def test_applicant_withdraws_from_request_page_who_and_why_shown(web):
     request_url = _file(_as(web, "am_bj1")).headers["location"].split("?")[0]
     page = post_form(web, request_url, f"{request_url}/withdraw", {"reason": "客户已筹得资金"})
     assert page.status_code == 200 and "已撤回" in page.text
-    assert "撤回申请" not in web.get(request_url).text  # nothing left to withdraw
+    shown = web.get(request_url).text
+    assert "撤回申请" not in shown  # nothing left to withdraw
+    notes = shown.split('data-testid="request-notes"')[1].split("</table>")[0]
+    assert "撤回" in notes and "王晓明 (am_bj1)" in notes and "客户已筹得资金" in notes
+    assert "Withdrawn" in web.get(request_url + "?lang=en").text
+    api = web.get("/api/v1/approval-requests/" + request_url.rsplit("/", 1)[1]).json()
+    assert [(n["event"], n["actor"], n["reason"]) for n in api["notes"]] == [
+        ("withdraw", "u:am_bj1", "客户已筹得资金")
+    ]
 
 
 def test_request_page_in_english(web):
