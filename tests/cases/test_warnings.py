@@ -164,8 +164,9 @@ def test_head_who_took_over_a_late_report_closes_the_case(session, clock, small)
     from audit.journal import JournalEntry
 
     entry = session.exec(
-        select(JournalEntry).where(JournalEntry.aggregate_type == "warning",
-                                   JournalEntry.event == "close")  # fmt: skip
+        select(JournalEntry).where(
+            JournalEntry.aggregate_type == "warning", JournalEntry.event == "close"
+        )  # fmt: skip
     ).one()
     assert entry.actor == "u:head_bj"
 
@@ -198,15 +199,20 @@ def test_head_reporting_on_own_branch_goes_straight_to_the_committee(session, cl
     session.commit()
     request = session.get(ApprovalRequest, case.request_id)
     assert (request.state, request.level) == (RequestState.pending, 2)
-    assert session.exec(
-        select(HumanTask).where(HumanTask.key == f"approval:{request.id}:r1:l1")
-    ).first() is None  # no task for a level nobody may decide
+    assert (
+        session.exec(
+            select(HumanTask).where(HumanTask.key == f"approval:{request.id}:r1:l1")
+        ).first()
+        is None
+    )  # no task for a level nobody may decide
     task = level_task(session, request)
     assert task.candidate_role == "credit_committee"
     [amend] = session.exec(
-        select(JournalEntry).where(JournalEntry.aggregate_type == "approval",
-                                   JournalEntry.aggregate_id == str(request.id),
-                                   JournalEntry.event == "amend")  # fmt: skip
+        select(JournalEntry).where(
+            JournalEntry.aggregate_type == "approval",
+            JournalEntry.aggregate_id == str(request.id),
+            JournalEntry.event == "amend",
+        )  # fmt: skip
     ).all()
     assert amend.actor.startswith("system:") and amend.payload["skipped_level"] == 1
     assert "四眼" in amend.reason and "head_bj" in amend.reason
