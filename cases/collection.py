@@ -19,7 +19,7 @@ from sqlmodel import Session, col, exists, select
 
 from approvals.levels import Effects
 from audit import journal
-from cases.contacts import case_event, check_promises
+from cases.contacts import case_event, check_promises, open_promises_of
 from cases.ladder import LEGAL, STRATEGY, LadderStep, ladder, missed_installments
 from cases.models import CollectionCase, WarningCase
 from cases.warnings import raise_warning
@@ -47,6 +47,17 @@ class LadderResult:
     promises_broken: int = 0
     signals: int = 0
     by_step: dict[int, int] = field(default_factory=dict)
+
+
+SCHEDULE = select(  # what days past due and missed installments read
+    Installment.loan_id,
+    Installment.due_date,
+    Installment.principal_due_cents,
+    Installment.interest_due_cents,
+    Installment.principal_paid_cents,
+    Installment.interest_paid_cents,
+    Installment.paid_off_on,
+)
 
 
 def run_ladder(
@@ -80,8 +91,9 @@ def run_ladder(
     if not loans:
         return result
     ids = [loan.id for loan in loans]
-    schedules: dict[int, list[Installment]] = {i: [] for i in ids if i is not None}
-    for inst in session.exec(select(Installment).where(col(Installment.loan_id).in_(ids))):
+    # the schedules as plain rows (aging.InstallmentLike): a few columns, no ORM object each
+    schedules: dict[int, list[Any]] = {i: [] for i in ids if i is not None}
+    for inst in session.execute(SCHEDULE.where(col(Installment.loan_id).in_(ids))):
         schedules[inst.loan_id].append(inst)
     cases = {
         c.loan_id: c
@@ -91,6 +103,16 @@ def run_ladder(
             )
         )
     }
+    promises = open_promises_of(session, [c.id or 0 for c in cases.values()])
+    raised_keys = set(  # the ladder's signals already raised for these cases (once each)
+        session.exec(
+            select(WarningCase.key).where(
+                col(WarningCase.key).in_(
+                    [signal_key(s, c) for c in cases.values() for s in LADDER_SIGNALS]
+                )
+            )
+        ).all()
+    )
     items: list[dict[str, Any]] = []
     rows: list[TaskRow] = []
     branches = {u.id: u for u in session.exec(select(OrgUnit))}
@@ -110,7 +132,8 @@ def run_ladder(
         case = cases.get(loan.id)
         if dpd == 0:
             if case is not None:
-                kept, broken = check_promises(session, case, on, items, actor, final=True)
+                kept, broken = check_promises(session, case, on, items, actor, final=True,
+                                              open_promises=promises.get(case.id or 0, []))  # fmt: skip
                 result.promises_kept += kept
                 result.promises_broken += broken
                 _leave(session, case, items, actor=actor, now=now, on=on)
@@ -125,7 +148,8 @@ def run_ladder(
             case_event(items, case, "open", actor, to_state="open", payload={"days_past_due": dpd})
             result.cases_opened += 1
         start_step = case.step
-        kept, broken = check_promises(session, case, on, items, actor)
+        kept, broken = check_promises(session, case, on, items, actor,
+                                      open_promises=promises.get(case.id or 0, []))  # fmt: skip
         result.promises_kept += kept
         result.promises_broken += broken
         consecutive, cumulative = missed_installments(insts, on)
@@ -154,7 +178,9 @@ def run_ladder(
         rows.append(
             _task_row(case, loan, borrowers, step, dpd, on, s, branches[loan.branch_id], root)
         )
-        result.signals += _signals(session, case, loan, dpd, on, s, actor, now, effects)
+        result.signals += _signals(
+            session, case, loan, dpd, on, s, actor, now, effects, raised_keys
+        )
     session.flush()
     busy = _cases_with_active_task(session, ids)
     rows = [r for r in rows if r.context["collection_case_id"] not in busy]
@@ -238,8 +264,10 @@ def _signals(
     actor: str,
     now: datetime,
     effects: Effects,
+    raised_keys: set[str],
 ) -> int:
-    """Warning signals the ladder raises, once per case each (keyed)."""
+    """Warning signals the ladder raises, once per case each (keyed; `raised_keys`: those raised
+    already, read once for the chunk)."""
     raised = 0
     wanted = []
     if case.broken_promises >= settings.broken_promises_signal:
@@ -247,13 +275,21 @@ def _signals(
     if dpd > settings.warning_dpd_days:
         wanted.append(("dpd_rise", f"逾期 {dpd} 天，超过 {settings.warning_dpd_days} 天"))
     for signal, text in wanted:
-        key = f"{signal}:collection:{case.id}"
-        if session.exec(select(WarningCase.id).where(WarningCase.key == key)).first():
+        key = signal_key(signal, case)
+        if key in raised_keys:
             continue
         raise_warning(session, loan.loan_no, actor, effects, signals=[signal], description=text,
                       key=key, now=now, business_date=on)  # fmt: skip
+        raised_keys.add(key)
         raised += 1
     return raised
+
+
+LADDER_SIGNALS = ("broken_promises", "dpd_rise")
+
+
+def signal_key(signal: str, case: CollectionCase) -> str:
+    return f"{signal}:collection:{case.id}"
 
 
 def _cancel_tasks(

@@ -4,6 +4,7 @@ payments that followed (a broken one steps the ladder up). Legal referrals on th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -41,6 +42,21 @@ def case_event(
     )
 
 
+def open_promises_of(
+    session: Session, case_ids: Sequence[int]
+) -> dict[int, list[CollectionPromise]]:
+    """The open promises of these cases, by case (one query)."""
+    found: dict[int, list[CollectionPromise]] = {}
+    if case_ids:
+        for promise in session.exec(
+            select(CollectionPromise).where(
+                col(CollectionPromise.case_id).in_(case_ids), CollectionPromise.state == "open"
+            )
+        ):
+            found.setdefault(promise.case_id, []).append(promise)
+    return found
+
+
 def check_promises(
     session: Session,
     case: CollectionCase,
@@ -49,16 +65,15 @@ def check_promises(
     actor: str,
     *,
     final: bool = False,
+    open_promises: Sequence[CollectionPromise] | None = None,
 ) -> tuple[int, int]:
     """Promises whose date has passed (all of them when the case closes): kept if the payments
-    since cover them, else broken — and a broken promise steps the ladder up."""
+    since cover them, else broken — and a broken promise steps the ladder up. `open_promises`:
+    the case's open promises when the caller has read them already (`open_promises_of`)."""
     kept = broken = 0
-    query = select(CollectionPromise).where(
-        CollectionPromise.case_id == case.id, CollectionPromise.state == "open"
-    )
-    if not final:
-        query = query.where(CollectionPromise.promised_for < on)
-    due = session.exec(query).all()
+    if open_promises is None:
+        open_promises = open_promises_of(session, [case.id or 0]).get(case.id or 0, [])
+    due = [p for p in open_promises if p.state == "open" and (final or p.promised_for < on)]
     for promise in due:
         paid = session.exec(
             select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(

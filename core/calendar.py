@@ -43,6 +43,7 @@ from core.errors import ValidationError
 from core.settings import get_settings
 
 Roll = Literal["previous", "next", "none"]
+ROLLS = frozenset(get_args(Roll))
 Entry = tuple[bool, str | None]  # (is a business day, name)
 
 # 贷款卡检索 and customer visits are due "by the 20th" (DOMAIN §4, 000 §1.1); bank-configurable.
@@ -204,7 +205,7 @@ class BusinessCalendar:
     def roll(self, day: date, how: Roll | None = None) -> date:
         """`day` if it is a business day, else the previous / next one (`none`: `day` as is)."""
         how = self.deadline_roll if how is None else how
-        if how not in get_args(Roll):
+        if how not in ROLLS:
             raise ValueError(f"roll must be one of {get_args(Roll)}, not {how!r}")
         if how == "none" or self.is_business_day(day):
             return day
