@@ -84,30 +84,38 @@ def complete_task(
         )  # fmt: skip
     elif isinstance(form, StudentContactForm) and not form.reached and task.loan_no:
         # 借款人联系不上 is an early-warning signal (DOMAIN §5)
-        warnings.raise_warning(
-            session,
-            task.loan_no,
-            actor,
-            EFFECTS,
-            signals=["unreachable"],
-            description=f"{task.title}：未联系上借款学生（{form.channel.label_zh}）",
-            key=f"student_contact:{task.id}",
-            now=now,
-            business_date=business_date,
-        )
+        signal = ("unreachable", f"未联系上借款学生（{form.channel.label_zh}）", "student_contact")
+        _raise(session, task, actor, *signal, now=now, business_date=business_date)
     elif task.kind in INSPECTIONS and getattr(form, "conclusion", None) == "risk" and task.loan_no:
-        warnings.raise_warning(
-            session,
-            task.loan_no,
-            actor,
-            EFFECTS,
-            signals=["inspection_finding"],
-            description=f"{task.title}：检查结论为“发现风险”",
-            key=f"inspection:{task.id}",
-            now=now,
-            business_date=business_date,
-        )
+        signal = ("inspection_finding", "检查结论为“发现风险”", "inspection")
+        _raise(session, task, actor, *signal, now=now, business_date=business_date)
     return task
+
+
+def _raise(
+    session: Session,
+    task: HumanTask,
+    actor: Actor,
+    signal: str,
+    finding: str,
+    key_kind: str,
+    *,
+    now: datetime,
+    business_date: date,
+) -> None:
+    """The warning signal a completed task raises on its loan, once per task (keyed)."""
+    assert task.loan_no is not None
+    warnings.raise_warning(
+        session,
+        task.loan_no,
+        actor,
+        EFFECTS,
+        signals=[signal],
+        description=f"{task.title}：{finding}",
+        key=f"{key_kind}:{task.id}",
+        now=now,
+        business_date=business_date,
+    )
 
 
 def complete_recording_refusals(
