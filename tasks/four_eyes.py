@@ -66,7 +66,7 @@ def _check_visit(
             select(User).where(User.username.in_(inspectors))  # type: ignore[attr-defined]
         ).all()
     }
-    eligible = {u.username for u in eligible_inspectors(session, task)}
+    eligible = {u.username for u in eligible_inspectors(session, task, among=inspectors)}
     for name in inspectors:
         user = users.get(name)
         if (

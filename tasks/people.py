@@ -3,6 +3,8 @@ a loan on site (客户拜访检查人) and the people a supervisor may hand a ta
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlmodel import Session, col, select
 
 from core.identity import OrgUnit, Role, User, UserRole, principal_of
@@ -11,7 +13,9 @@ from tasks.access import is_candidate, was_candidate
 from tasks.models import HumanTask
 
 
-def _with_role_under(session: Session, role: Role, path: str) -> list[User]:
+def _with_role_under(
+    session: Session, role: Role, path: str, among: Collection[str] | None = None
+) -> list[User]:
     query = (
         select(User)
         .join(UserRole, col(UserRole.user_id) == col(User.id))
@@ -19,16 +23,26 @@ def _with_role_under(session: Session, role: Role, path: str) -> list[User]:
         .where(UserRole.role == role, col(OrgUnit.path).startswith(path), col(User.active))
         .order_by(col(User.username))
     )
+    if among is not None:
+        query = query.where(col(User.username).in_(list(among)))
     return list(session.exec(query).all())
 
 
-def eligible_inspectors(session: Session, task: HumanTask) -> list[User]:
+def eligible_inspectors(
+    session: Session, task: HumanTask, among: Collection[str] | None = None
+) -> list[User]:
     """Active account managers of the loan's branch (its whole subtree), and the loan's own
-    lead and assistant managers wherever they sit (000 §1.2: two account managers on site)."""
-    people = {u.id: u for u in _with_role_under(session, Role.account_manager, task.branch_path)}
+    lead and assistant managers wherever they sit (000 §1.2: two account managers on site).
+    `among`: only whether these usernames are (a filed visit's two inspectors), without reading
+    every account manager of a large branch."""
+    people = {
+        u.id: u for u in _with_role_under(session, Role.account_manager, task.branch_path, among)
+    }
     loan = session.get(Loan, task.loan_id) if task.loan_id else None
     for user_id in (loan.account_manager_id, loan.assistant_manager_id) if loan else ():
         user = session.get(User, user_id) if user_id else None
+        if among is not None and (user is None or user.username not in among):
+            continue
         if user is not None and user.active and user.id not in people:
             if Role.account_manager in principal_of(session, user).roles:
                 people[user.id] = user

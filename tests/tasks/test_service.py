@@ -414,3 +414,16 @@ def test_draft_of_an_unclaimed_task_not_claimed(session, org, clock, loan):
         service.save_draft(
             session, task.id, as_user(session, "am_bj1"), {"conclusion": "normal"}, now=clock.now()
         )
+
+
+def test_eligible_inspectors_among_named_agrees_with_the_full_list(session, org, clock, loan):
+    """A filed visit's check asks only about its two inspectors; the answer is the full
+    list's, restricted to them (one rule, two ways of asking)."""
+    from tasks.people import eligible_inspectors
+
+    task = new_task(session, org, clock, loan, kind="customer_visit", unit="BJ0101")
+    every = {u.username for u in eligible_inspectors(session, task)}
+    for named in (["am_bj3", "am_sh1"], ["am_bj1", "am_bj2"], ["rm_bj", "nobody"]):
+        among = {u.username for u in eligible_inspectors(session, task, among=named)}
+        assert among == every & set(named)
+    assert {"am_bj3"} <= every and "am_sh1" not in every
