@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import or_
 from sqlmodel import Session, col, exists, select
 
@@ -49,14 +50,19 @@ class LadderResult:
     by_step: dict[int, int] = field(default_factory=dict)
 
 
-SCHEDULE = select(  # what days past due and missed installments read
-    Installment.loan_id,
-    Installment.due_date,
-    Installment.principal_due_cents,
-    Installment.interest_due_cents,
-    Installment.principal_paid_cents,
-    Installment.interest_paid_cents,
-    Installment.paid_off_on,
+SCHEDULE = sa.select(  # what days past due and missed installments read
+    *(
+        col(column)
+        for column in (
+            Installment.loan_id,
+            Installment.due_date,
+            Installment.principal_due_cents,
+            Installment.interest_due_cents,
+            Installment.principal_paid_cents,
+            Installment.interest_paid_cents,
+            Installment.paid_off_on,
+        )
+    )
 )
 
 
