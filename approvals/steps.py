@@ -1,7 +1,8 @@
-"""The chain's steps: open the deciding level's task, take a decision, and `advance` — bring the
-world in line with the request's state (the level's task open; on approval the effect applied
-once; on refusal or withdrawal the open tasks cancelled). `advance` is idempotent: the
-approval-chain flow runs it on every continuation, and the transaction that takes a decision runs
+"""The chain's steps: open the deciding level's task (or pass on a level nobody may decide),
+and `advance` — bring the world in line with the request's state (the level's task open; on
+approval the effect applied once; on refusal or withdrawal the open tasks cancelled; requests
+left with nothing to decide withdrawn). `advance` is idempotent: the approval-chain flow runs it
+on every continuation, and the transaction that takes a decision (approvals/decisions.py) runs
 it too, so the next level's task is in the inbox the moment the decision commits.
 """
 
