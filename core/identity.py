@@ -189,6 +189,33 @@ class Principal:
         return self.is_auditor or path.startswith(self.org_path)
 
 
+def signed_in_principal(session: Session, username: str, on: date) -> tuple[Principal, bool] | None:
+    """The user named `username` as the access rules see them — roles and org path — and
+    whether they stand in for anyone on `on`, in ONE statement (a row per role): every request
+    reads it afresh (a deactivated user is refused at once), and it used to take four. Inactive
+    users are returned too: the caller refuses them. None if there is no such user."""
+    deputy = (
+        select(Substitute.id)
+        .where(
+            Substitute.deputy_id == User.id,
+            Substitute.starts_on <= on,
+            Substitute.ends_on >= on,
+        )
+        .exists()
+    )
+    rows = session.exec(
+        select(User, OrgUnit.path, UserRole.role, deputy)
+        .join(OrgUnit, col(OrgUnit.id) == col(User.org_unit_id))
+        .outerjoin(UserRole, col(UserRole.user_id) == col(User.id))
+        .where(User.username == username)
+    ).all()
+    if not rows:
+        return None
+    user, path, _, stands_in = rows[0]
+    roles = frozenset(Role(role) for _, _, role, _ in rows if role is not None)
+    return Principal(user, roles, path), bool(stands_in)
+
+
 def principal_of(session: Session, user: User) -> Principal:
     assert user.id is not None
     unit = session.get(OrgUnit, user.org_unit_id)

@@ -108,3 +108,54 @@ def test_a_request_runs_its_statements_in_one_thread_on_one_connection(counted, 
         assert len(connections) == 1
     finally:
         event.remove(engine, "checkout", _out)
+
+
+def _deactivate(engine, username: str) -> None:
+    from core.identity import User
+
+    with Session(engine) as s:
+        user = s.exec(select(User).where(User.username == username)).one()
+        user.active = False
+        s.add(user)
+        s.commit()
+
+
+@pytest.mark.parametrize("body", [{"data": LOAN_CARD_CHECK}, {"data": "not a form"}, {}])
+def test_complete_by_a_user_deactivated_since_sign_in_is_401_whatever_the_body(
+    counted, engine, body
+):
+    """The user is read in the endpoint's hop; who is asking still counts before the body: a
+    bad body from a deactivated user is refused as the user, not as the body (401, not 422)."""
+    client, auth, task_id, statements = counted
+    run(client, statements, f"/api/v1/tasks/{task_id}/claim", headers=auth)
+    _deactivate(engine, "am_bj1")
+    refused = client.post(f"/api/v1/tasks/{task_id}/complete", json=body, headers=auth)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["detail"]["code"] == "not_authenticated"
+    with Session(engine) as s:
+        task = s.get(HumanTask, task_id)
+        assert task is not None and str(task.state) == "claimed"
+
+
+def test_a_bad_body_from_an_active_user_is_still_422(counted):
+    client, auth, task_id, statements = counted
+    run(client, statements, f"/api/v1/tasks/{task_id}/claim", headers=auth)
+    bad = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": 3}, headers=auth)
+    assert bad.status_code == 422, bad.text
+
+
+def test_routes_that_take_the_actor_read_it_in_the_endpoint_hop():
+    """Only a route whose other dependencies need the actor first (they would get the
+    placeholder) reads it in a hop of its own — the portfolio report's shared `build`."""
+    from fastapi.routing import iter_route_contexts
+
+    from api.deps import OneHopRoute
+
+    own_hop = sorted(
+        o.endpoint.__name__
+        for o in (r.original_route for r in iter_route_contexts(app.routes))
+        if isinstance(o, OneHopRoute) and not o.defers_sign_in
+    )
+    assert own_hop == sorted(["read_portfolio_report", "download_portfolio_csv",
+                              "download_portfolio_xlsx", "portfolio_page", "tiers_chart",
+                              "roll_chart"])  # fmt: skip
