@@ -87,12 +87,25 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def postgres_seconds(postmaster: int) -> float:
+    """All of the Postgres server's CPU: its processes alive now, and those it has reaped
+    (cutime/cstime: a backend of a connection closed in between counts too)."""
+    try:
+        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    reaped = (int(fields[13]) + int(fields[14])) / TICKS
+    return reaped + sum(cpu_seconds(descendants(postmaster)).values())
+
+
 class Cpu:
-    """CPU used between start() and stop() by the server's processes and by the Postgres
-    backends connected to the bench database (others on the machine are not counted)."""
+    """CPU used between start() and stop() by the server's processes, by the Postgres backends
+    connected to the bench database when both samples are taken, by the whole Postgres server
+    (anything else it serves meanwhile included) and by this client."""
 
     def __init__(self, admin: str, database: str, server_pid: int | None) -> None:
         self.admin, self.database, self.server_pid = admin, database, server_pid
+        self.before: tuple[dict[int, float], dict[int, float], float, float] = ({}, {}, 0.0, 0.0)
 
     def _backends(self) -> list[int]:
         with psycopg.connect(self.admin, autocommit=True) as conn:
@@ -101,14 +114,20 @@ class Cpu:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def _sample(self) -> tuple[dict[int, float], dict[int, float], float]:
+    def _sample(self) -> tuple[dict[int, float], dict[int, float], float, float]:
         server = cpu_seconds(descendants(self.server_pid)) if self.server_pid else {}
-        return server, cpu_seconds(self._backends()), time.process_time()
+        backends = self._backends()
+        postmaster = 0
+        if backends:
+            stat = Path(f"/proc/{backends[0]}/stat").read_text()
+            postmaster = int(stat.rsplit(")", 1)[1].split()[1])
+        whole = postgres_seconds(postmaster) if postmaster else 0.0
+        return server, cpu_seconds(backends), time.process_time(), whole
 
     def start(self) -> None:
         self.before = self._sample()
 
-    def stop(self) -> dict[str, float]:
+    def stop(self) -> dict[str, Any]:
         after = self._sample()
 
         def spent(b: dict[int, float], a: dict[int, float]) -> float:
@@ -116,8 +135,12 @@ class Cpu:
 
         return {
             "server": spent(self.before[0], after[0]),
-            "postgres": spent(self.before[1], after[1]),
+            "backends": spent(self.before[1], after[1]),
+            "postgres": after[3] - self.before[3],
             "client": after[2] - self.before[2],
+            "workers": sorted(
+                (v - self.before[0].get(pid, 0.0) for pid, v in after[0].items()), reverse=True
+            ),
         }
 
 
@@ -128,7 +151,7 @@ class Phase:
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
-    cpu: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -256,7 +279,7 @@ def measure_floor(url: str, ids: list[list[int]], users: list[tuple[int, str]], 
 
 def timed(
     n: int, client: Callable[[int], None], barrier: threading.Barrier, cpu: Cpu
-) -> tuple[float, dict[str, float]]:
+) -> tuple[float, dict[str, Any]]:
     """Run `n` client threads that start together; the wall time and CPU of the measured part
     (warm-up included in the wall time only as long as the slowest client's)."""
     threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
@@ -446,7 +469,7 @@ def main() -> None:
         engine.dispose()
 
     table = Table("", "completions/s", "÷ floor", "p50 / p95 / p99 ms", "errors",
-                  "CPU ms per completion: server / Postgres / client",
+                  "CPU ms per completion: server / Postgres (its backends) / client",
                   title=f"task claim + complete, {args.clients} clients × {args.tasks} tasks (Postgres)")  # fmt: skip
     for phase in [floor, *results]:
         ms = phase.latencies_ms
@@ -456,10 +479,15 @@ def main() -> None:
             f"{phase.rate / floor.rate:.2f}" if floor.rate else "",
             f"{pct(ms, .5):.0f} / {pct(ms, .95):.0f} / {pct(ms, .99):.0f}",
             ", ".join(f"{k}: {v}" for k, v in sorted(phase.errors.items())) or "0",
-            " / ".join(f"{phase.per_completion_ms(k):.1f}" for k in ("server", "postgres", "client")),
+            f"{phase.per_completion_ms('server'):.1f} / {phase.per_completion_ms('postgres'):.1f} "
+            f"({phase.per_completion_ms('backends'):.1f}) / {phase.per_completion_ms('client'):.1f}",
         )  # fmt: skip
     console.print(table)
     console.print("goal: ≥ 500 completions/s, p95 ≤ 50 ms at 32 clients")
+    for phase in results:
+        split = " + ".join(f"{v:.1f}" for v in phase.cpu.get("workers", []) if v >= 0.05)
+        console.print(f"{phase.label}: server CPU by process {split} s in {phase.seconds:.1f} s; "
+                      f"Postgres {phase.cpu['postgres']:.1f} s, client {phase.cpu['client']:.1f} s")  # fmt: skip
     console.print(
         f"database afterwards: {facts['completed']} tasks completed, {facts['answered']} "
         f"completions answered 200, {facts['journaled']} in the journal, {facts['outbox']} "

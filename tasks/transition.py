@@ -72,7 +72,7 @@ def fire(
     facts, acting_as = facts_for(actor, task, event, target)
     try:  # a dry run asks the machine on a stand-in: the task itself is not touched
         model = SimpleNamespace(state=task.state) if dry_run else task
-        HumanTaskLifecycle.restore(model).fire(event, facts=facts)
+        HumanTaskLifecycle.fire_on(model, event, facts=facts)
     except TransitionNotAllowedError as exc:
         state = TaskState(task.state)
         if state == TaskState.claimed and event == "claim":

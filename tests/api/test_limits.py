@@ -234,3 +234,19 @@ def test_settings_with_more_threads_than_connections_refused(monkeypatch):
     with pytest.raises(ValueError, match="POSTLOAN_API_THREADS"):
         get_settings()
     get_settings.cache_clear()
+
+
+def test_settings_with_more_threads_than_kept_connections_refused_overflow_or_not(monkeypatch):
+    """An overflow connection is closed when it is given back: threads beyond the pool would
+    open a new connection (a new Postgres backend) for every request."""
+    settings_env(monkeypatch, api_threads=20, db_pool_size=10, db_max_overflow=10)
+    with pytest.raises(ValueError, match="POSTLOAN_DB_POOL_SIZE .*at least POSTLOAN_API_THREADS"):
+        get_settings()
+    settings_env(monkeypatch, api_threads=10, db_pool_size=10, db_max_overflow=0)
+    assert get_settings().api_threads == 10
+    get_settings.cache_clear()
+
+
+def test_default_settings_keep_a_connection_for_every_thread(monkeypatch):
+    settings = get_settings()
+    assert settings.api_threads <= settings.db_pool_size
