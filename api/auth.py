@@ -60,14 +60,20 @@ def username_in(token: str, clock: Clock) -> str:
     """Whose token this is, if it is valid and unexpired — in memory, no database: the user is
     then read in the endpoint's own thread and connection (SignIn.resolve)."""
     try:
-        claims = jwt.decode(
-            token, signing_key(), algorithms=[ALGORITHM], options={"verify_exp": False}
-        )
+        username, expires = _claims(token, signing_key())
     except jwt.InvalidTokenError as exc:
         raise AuthenticationError("the sign-in is not valid; sign in again") from exc
-    if claims.get("exp", 0) < clock.now().timestamp():
+    if expires < clock.now().timestamp():
         raise AuthenticationError("the sign-in has expired; sign in again")
-    return str(claims.get("sub"))
+    return username
+
+
+@lru_cache(maxsize=4096)
+def _claims(token: str, key: str) -> tuple[str, float]:
+    """The subject and expiry of a token signed with `key` (a token is immutable: its signature
+    is checked once per process, not on every request; a refused one is not kept)."""
+    claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"verify_exp": False})
+    return str(claims.get("sub")), float(claims.get("exp", 0))
 
 
 def bearer_token(request: Request) -> str | None:

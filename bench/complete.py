@@ -6,7 +6,7 @@ journal entries (hashed as the journal hashes them) and outbox insert as raw SQL
 connections.
 
     .venv/bin/python -m bench.complete [--clients 32] [--tasks 40] [--workers 1,2]
-        [--warmup 3] [--pg-url …] [--keep]
+        [--warmup 3] [--threads N] [--pg-url …] [--keep]
 
 Prints completions/s, p50/p95/p99 of a completion (claim + complete), errors by status, the
 ratio to the floor, and the CPU each completion cost: the server's processes, the database's
@@ -418,6 +418,7 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=40, help="tasks per client and phase")
     ap.add_argument("--warmup", type=int, default=3, help="first completions per client not timed")
     ap.add_argument("--workers", default="1,2", help="server worker counts to measure")
+    ap.add_argument("--threads", type=int, help="POSTLOAN_API_THREADS of the server (its default)")
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -439,12 +440,15 @@ def main() -> None:
             seed(session, args.clients, phases, args.tasks, today)
             users = [(user_by_username(session, f"am_c{i}").id or 0, f"am_c{i}")
                      for i in range(args.clients)]  # fmt: skip
-        env = {**os.environ, "POSTLOAN_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
+        env = {**os.environ, "POSTLOAN_DATABASE_URL": url,
+               "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
                "POSTLOAN_SECRET_KEY": secrets.token_hex(32), "POSTLOAN_COOKIE_SECURE": "false",
                "POSTLOAN_ATTACHMENTS_DIR": str(home / "attachments"),
                "POSTLOAN_ANCHOR_KEY_FILE": str(home / "anchor_key.pem"),
                "POSTLOAN_ANCHOR_TRUSTED_KEYS_DIR": str(home / "trusted"),
                "POSTLOAN_ANCHOR_LOG": str(home / "anchor_log.jsonl")}  # fmt: skip
+        if args.threads:
+            env["POSTLOAN_API_THREADS"] = str(args.threads)
         results: list[Phase] = []
         floor = measure_floor(url, task_ids(engine, "floor", args.clients), users, args.warmup,
                               today, Cpu(admin, database, None))  # fmt: skip
