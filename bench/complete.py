@@ -307,7 +307,9 @@ async def sign_in_all(base: str, clients: int) -> list[str]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as c:
         tokens = []
         for i in range(clients):  # one after another: argon2 is slow on purpose
-            r = await c.post("/api/v1/auth/token", data={"username": f"am_c{i}", "password": PASSWORD})
+            r = await c.post(
+                "/api/v1/auth/token", data={"username": f"am_c{i}", "password": PASSWORD}
+            )
             r.raise_for_status()
             tokens.append(r.json()["access_token"])
         return tokens
@@ -407,7 +409,9 @@ def check(engine: Any, answered: int) -> dict[str, Any]:
         }
     report = verify_journal(engine)
     out["answered"] = answered
-    out["verify"] = "ok" if not report.breaks else f"{len(report.breaks)} breaks: {report.breaks[:2]}"
+    out["verify"] = (
+        "ok" if not report.breaks else f"{len(report.breaks)} breaks: {report.breaks[:2]}"
+    )
     out["entries"] = report.entries
     return out
 
@@ -426,7 +430,10 @@ def main() -> None:
     console, started = Console(width=120), time.perf_counter()
     phases = ["floor", *(f"w{w}" for w in workers)]
     today = SystemClock().today()
-    with throwaway_database("postgres", args.pg_url, "postloan_bench_complete_", args.keep) as (url, home):
+    with throwaway_database("postgres", args.pg_url, "postloan_bench_complete_", args.keep) as (
+        url,
+        home,
+    ):
         from sqlalchemy.engine import make_url
 
         parsed = make_url(url)
@@ -466,7 +473,9 @@ def main() -> None:
                                                  tokens, args.warmup, Cpu(admin, database, proc.pid)))  # fmt: skip
             finally:
                 stop(proc)
-            console.print(f"{phase.label}: {phase.rate:.0f} completions/s, errors {dict(phase.errors)}")
+            console.print(
+                f"{phase.label}: {phase.rate:.0f} completions/s, errors {dict(phase.errors)}"
+            )
             answered += phase.completed
             results.append(phase)
         facts = check(engine, answered)

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pwdlib import PasswordHash
 from sqlalchemy import Column, Date, String, UniqueConstraint, bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from core.db import path_type
@@ -209,11 +210,11 @@ _USERS, _UNITS = User.__table__, OrgUnit.__table__  # type: ignore[attr-defined]
 _ROLES, _SUBSTITUTES = UserRole.__table__, Substitute.__table__  # type: ignore[attr-defined]
 _USER_COLUMNS = tuple(c.name for c in _USERS.columns)
 _SIGNED_IN = (
-    select(
+    core_select(
         *_USERS.columns,
         _UNITS.c.path,
         _ROLES.c.role,
-        select(_SUBSTITUTES.c.id)
+        core_select(_SUBSTITUTES.c.id)
         .where(
             _SUBSTITUTES.c.deputy_id == _USERS.c.id,
             _SUBSTITUTES.c.starts_on <= bindparam("on"),

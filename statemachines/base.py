@@ -61,15 +61,18 @@ class StrictMachine(StateMachine):
         idle = _idle_machines(cls, state_field)
         if idle:
             machine = idle.pop()
-            machine.model.lend(model)  # type: ignore[attr-defined]
+            machine.model.lend(model)
         else:
             machine = cls(model=_Lent(state_field, model), state_field=state_field)
         try:
             return machine.fire(event, **kwargs)
         finally:
-            machine.model.lend(None)  # type: ignore[attr-defined]
-            if machine.is_terminated:  # a final state stops the engine: give it a new one
-                machine._engine = machine._get_engine()
+            machine.model.lend(None)
+            if machine.is_terminated:
+                # a final state stops python-statemachine's engine (3.2: `running` is off for
+                # good); the machine's callbacks — what costs to build — stay, with a new engine.
+                # tests/statemachines/test_reused_machines.py holds this against upgrades.
+                machine._engine = machine._get_engine()  # type: ignore[no-untyped-call]
             idle.append(machine)
 
     def fire(self, event: str, **kwargs: Any) -> Any:

@@ -63,7 +63,9 @@ def signed_in_actor(session: Session, username: str, on: date) -> Actor | None:
     if not stands_in:
         return Actor(me)
     assert me.user.id is not None
-    return Actor(me, tuple(principal_of(session, u) for u in principals_for(session, me.user.id, on)))
+    return Actor(
+        me, tuple(principal_of(session, u) for u in principals_for(session, me.user.id, on))
+    )
 
 
 def is_candidate(p: Principal, task: HumanTask) -> bool:

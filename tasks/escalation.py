@@ -245,7 +245,9 @@ def _reassign(session: Session, task: HumanTask, target: Target, *, now: datetim
         "org_path": task.candidate_org_path,
         "user_id": task.candidate_user_id,
     }
-    HumanTaskLifecycle.fire_on(task, "escalate", facts=TaskFacts(actor="system:sla", is_system=True))
+    HumanTaskLifecycle.fire_on(
+        task, "escalate", facts=TaskFacts(actor="system:sla", is_system=True)
+    )
     task.context = context
     task.candidate_role, task.candidate_user_id = target.role.value, None
     task.candidate_org_unit_id, task.candidate_org_path = target.unit.id or 0, target.unit.path

@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from sqlmodel import Session, select
 
 from api.auth import ActorDep
-from tasks.access import Actor
 from api.deps import ClockDep, OneHopRoute, SessionDep, commit
 from api.error_schema import error_responses
 from api.params import CodeOrNone, Id, Limit, Offset
@@ -26,6 +25,7 @@ from cases.completion import complete_recording_refusals
 from core.identity import User, org_unit_by_code, user_by_username
 from forms import json_schema, schema_hash
 from tasks import service
+from tasks.access import Actor
 from tasks.models import HumanTask
 from tasks.worklist import TaskFilter, View, counts, is_overdue, worklist
 
