@@ -98,6 +98,11 @@ def postgres_seconds(postmaster: int) -> float:
     return reaped + sum(cpu_seconds(descendants(postmaster)).values())
 
 
+def machine_ticks() -> list[int]:
+    """/proc/stat's first line: user nice system idle iowait irq softirq steal (all cores)."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
 class Cpu:
     """CPU used between start() and stop() by the server's processes, by the Postgres backends
     connected to the bench database when both samples are taken, by the whole Postgres server
@@ -122,13 +127,17 @@ class Cpu:
             stat = Path(f"/proc/{backends[0]}/stat").read_text()
             postmaster = int(stat.rsplit(")", 1)[1].split()[1])
         whole = postgres_seconds(postmaster) if postmaster else 0.0
+        self.ticks = machine_ticks()
         return server, cpu_seconds(backends), time.process_time(), whole
 
     def start(self) -> None:
         self.before = self._sample()
 
     def stop(self) -> dict[str, Any]:
+        ticks = self.ticks
         after = self._sample()
+        spent_ticks = [b - a for a, b in zip(ticks, self.ticks, strict=True)]
+        total = max(1, sum(spent_ticks))
 
         def spent(b: dict[int, float], a: dict[int, float]) -> float:
             return sum(v - b.get(pid, 0.0) for pid, v in a.items())
@@ -138,6 +147,10 @@ class Cpu:
             "backends": spent(self.before[1], after[1]),
             "postgres": after[3] - self.before[3],
             "client": after[2] - self.before[2],
+            # the whole machine, both cores: idle (iowait too) and stolen by the host
+            "idle": (spent_ticks[3] + spent_ticks[4]) / total,
+            "steal": spent_ticks[7] / total,
+            "busy": (total - spent_ticks[3] - spent_ticks[4]) / TICKS,
             "workers": sorted(
                 (v - self.before[0].get(pid, 0.0) for pid, v in after[0].items()), reverse=True
             ),
@@ -416,6 +429,12 @@ def check(engine: Any, answered: int) -> dict[str, Any]:
     return out
 
 
+def others(phase: Phase) -> float:
+    """CPU the machine spent on processes that are not this bench's (both cores)."""
+    cpu = phase.cpu
+    return max(0.0, cpu["busy"] - cpu["server"] - cpu["postgres"] - cpu["client"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--clients", type=int, default=32)
@@ -497,10 +516,16 @@ def main() -> None:
         )  # fmt: skip
     console.print(table)
     console.print("goal: ≥ 500 completions/s, p95 ≤ 50 ms at 32 clients")
+    console.print(
+        f"{floor.label}: the machine {floor.cpu['idle']:.0%} idle, "
+        f"{others(floor):.1f} s of CPU used by other processes in {floor.seconds:.1f} s"
+    )
     for phase in results:
         split = " + ".join(f"{v:.1f}" for v in phase.cpu.get("workers", []) if v >= 0.05)
         console.print(f"{phase.label}: server CPU by process {split} s in {phase.seconds:.1f} s; "
-                      f"Postgres {phase.cpu['postgres']:.1f} s, client {phase.cpu['client']:.1f} s")  # fmt: skip
+                      f"Postgres {phase.cpu['postgres']:.1f} s, client {phase.cpu['client']:.1f} s; "
+                      f"the machine {phase.cpu['idle']:.0%} idle, {phase.cpu['steal']:.0%} stolen, "
+                      f"{others(phase):.1f} s of CPU used by other processes")  # fmt: skip
     console.print(
         f"database afterwards: {facts['completed']} tasks completed, {facts['answered']} "
         f"completions answered 200, {facts['journaled']} in the journal, {facts['outbox']} "
