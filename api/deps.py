@@ -111,10 +111,11 @@ class OneHopRoute(APIRoute):
     made 5–7 hops to the thread pool (session enter/exit, clock, user, actor, endpoint,
     response validation) and held its connection "idle in transaction" while it waited for
     the next one; with 64 clients all threads then waited for connections held by requests
-    that waited for threads, until the pool timed out (500). Now: one hop to sign in
-    (api/auth.py), one for the endpoint; and at most `api_threads` requests inside at once
-    (api/limits.py: beyond a short queue, 503). The sign-in is read in the endpoint's hop, on
-    its session (one connection per request), unless another dependency needs it first."""
+    that waited for threads, until the pool timed out (500). Now: one hop, for the endpoint,
+    which reads the signed-in user first on the endpoint's own session (api/auth.py: one
+    connection per request) — unless another dependency needs the user before the endpoint
+    runs: then signing in takes a hop of its own; and at most `api_threads` requests inside at
+    once (api/limits.py: beyond a short queue, 503)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         self.defers_sign_in = False
