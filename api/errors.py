@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import auth, csrf
-from api.deps import get_clock, templates
+from api.deps import PENDING_SIGN_IN, get_clock, templates
 from api.i18n import language, translator
 from api.i18n_messages import error_message
 from audit.signin import SignInLockedError
@@ -133,6 +133,9 @@ def invalid_request(exc: RequestValidationError) -> ValidationError:
 def signed_in_user(request: Request) -> User | None:
     """The user behind the request's sign-in, if any — an error page keeps the header.
     Sync (it reads the users table): call it in a thread."""
+    pending = request.scope.get(PENDING_SIGN_IN)
+    if isinstance(pending, auth.SignIn) and pending.found is not None:
+        return pending.found.user  # the endpoint read it already
     token = auth.bearer_token(request) or request.cookies.get(auth.COOKIE)
     if not token:
         return None
@@ -220,6 +223,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # who is asking counts before what they sent: a valid token of a user deactivated
+        # since is 401, not field errors (the route had left reading the user to its endpoint)
+        pending = request.scope.get(PENDING_SIGN_IN)
+        if isinstance(pending, auth.SignIn) and pending.found is None:
+            try:
+                await run_in_threadpool(pending.resolve_alone)
+            except AuthenticationError as refused:
+                return await _domain_error(request, refused)
         return await _answer(request, 422, invalid_request(exc).to_dict())
 
     @app.exception_handler(StarletteHTTPException)

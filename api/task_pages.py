@@ -139,6 +139,7 @@ def _task_page(
     status_code: int = 200,
 ) -> Response:
     lang = language(request)
+    known = {p.user.id: p.user for p in actor.principals}
     facts, _ = facts_for(actor, task, "complete")
     editable = TaskState(task.state) == TaskState.claimed and facts.is_assignee
     claim_facts, _ = facts_for(actor, task, "claim")
@@ -189,8 +190,8 @@ def _task_page(
             ),
             "assignees": eligible_assignees(session, task) if may_hand else [],
             "hand_event": "assign" if unclaimed else "delegate",
-            "people": {
-                user_id: session.get(User, user_id)
+            "people": {  # the signed-in user and whom they stand in for are known already
+                user_id: known.get(user_id) or session.get(User, user_id)
                 for user_id in (task.assignee_id, task.completed_by_id, task.on_behalf_of_id)
                 if user_id is not None
             },

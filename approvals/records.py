@@ -157,7 +157,7 @@ def fire(
 ) -> JournalEntry:
     """Move the request by `event` (refused events raise, nothing changes) and journal it."""
     before = str(request.state)
-    ApprovalRequestMachine.restore(request).fire(event, facts=facts_)
+    ApprovalRequestMachine.fire_on(request, event, facts=facts_)
     request.updated_at = now
     session.add(request)
     flush(session, request)

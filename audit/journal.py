@@ -156,48 +156,59 @@ def append(
     form_kind: str | None = None,
     schema_hash: str | None = None,
 ) -> JournalEntry:
-    """Append one entry to the aggregate's chain, inside the caller's transaction."""
-    head = session.exec(
-        select(ChainHead)
-        .where(ChainHead.aggregate_type == aggregate_type, ChainHead.aggregate_id == aggregate_id)
-        .with_for_update()
-    ).first()
-    entry = JournalEntry(
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        chain_seq=(head.chain_seq + 1) if head else 1,
-        machine=machine,
-        event=event,
-        from_state=None if from_state is None else str(from_state),
-        to_state=None if to_state is None else str(to_state),
-        business_date=business_date,
-        wall_time=now.astimezone(UTC),
-        actor=actor,
-        on_behalf_of=on_behalf_of,
-        reason=reason,
-        payload=jsonable(payload),
-        form_kind=form_kind,
-        schema_hash=schema_hash,
-        prev_hash=head.hash if head else GENESIS,
-        hash="",
-    )
-    entry.hash = entry_hash(entry)
-    session.add(entry)
-    if head is None:
-        session.add(
-            ChainHead(
-                aggregate_type=aggregate_type,
-                aggregate_id=aggregate_id,
-                chain_seq=entry.chain_seq,
-                hash=entry.hash,
-            )
-        )
-    else:
-        head.chain_seq, head.hash = entry.chain_seq, entry.hash
-        session.add(head)
+    """Append one entry to the aggregate's chain, inside the caller's transaction.
+
+    Three prebuilt Core statements on the session's connection — the head locked, the entry
+    inserted, the head moved (inserted for a new chain) — after flushing what the caller has
+    pending (its version check fails here, as before). Every request that moves something pays
+    this: the ORM's unit of work for two objects cost more than the statements. The entry is
+    hashed by `row_hash`, as `append_many` does, so both write the same chain."""
     session.flush()
-    projections.project(session.connection(), [entry.model_dump()])
+    conn = session.connection()
+    head = conn.execute(_LOCK_HEAD, {"t": aggregate_type, "i": aggregate_id}).first()
+    row: dict[str, Any] = {
+        "aggregate_type": aggregate_type,
+        "aggregate_id": aggregate_id,
+        "chain_seq": (head.chain_seq + 1) if head else 1,
+        "machine": machine,
+        "event": event,
+        "from_state": None if from_state is None else str(from_state),
+        "to_state": None if to_state is None else str(to_state),
+        "business_date": business_date,
+        "wall_time": now.astimezone(UTC),
+        "actor": actor,
+        "on_behalf_of": on_behalf_of,
+        "reason": reason,
+        "payload": jsonable(payload),
+        "form_kind": form_kind,
+        "schema_hash": schema_hash,
+        "prev_hash": head.hash if head else GENESIS,
+    }
+    row["hash"] = row_hash(row)
+    entry_id = conn.execute(_INSERT_ENTRY, row).inserted_primary_key[0]  # type: ignore[index]
+    moved = {"t": aggregate_type, "i": aggregate_id, "s": row["chain_seq"], "h": row["hash"]}
+    conn.execute(_MOVE_HEAD if head else _NEW_HEAD, moved)
+    entry = JournalEntry(id=entry_id, **row)
+    projections.project(conn, [entry.model_dump()])
     return entry
+
+
+# the statements `append` runs, built once (the whole chain stays as it was: see `row_hash`)
+_LOCK_HEAD = (
+    select(HEADS.c.chain_seq, HEADS.c.hash)
+    .where(HEADS.c.aggregate_type == bindparam("t"), HEADS.c.aggregate_id == bindparam("i"))
+    .with_for_update()
+)
+_INSERT_ENTRY = insert(JOURNAL)
+_MOVE_HEAD = (
+    update(HEADS)
+    .where(HEADS.c.aggregate_type == bindparam("t"), HEADS.c.aggregate_id == bindparam("i"))
+    .values(chain_seq=bindparam("s"), hash=bindparam("h"))
+)
+_NEW_HEAD = insert(HEADS).values(
+    aggregate_type=bindparam("t"), aggregate_id=bindparam("i"), chain_seq=bindparam("s"),
+    hash=bindparam("h"),
+)  # fmt: skip
 
 
 def chain(

@@ -23,7 +23,7 @@ from core.calendar import get_calendar
 from core.clock import Clock
 from core.db import commit
 from core.errors import FourEyesError
-from core.identity import User, principal_of
+from core.identity import Principal, User, principal_of
 from forms import validate_form
 from forms.student import GraduationConfirmationForm, StudentContactForm
 from statemachines.enums import RequestKind
@@ -60,10 +60,10 @@ def complete_task(
     )
     form = validate_form(task.kind, task.result or {})
     acting_as = actor.me
-    if task.on_behalf_of_id is not None:
-        principal = session.get(User, task.on_behalf_of_id)
-        assert principal is not None
-        acting_as = principal_of(session, principal)
+    if task.on_behalf_of_id is not None:  # a deputy: whom they stood in for, read at sign-in
+        acting_as = next(
+            (p for p in actor.deputy_for if p.user.id == task.on_behalf_of_id), None
+        ) or _principal(session, task.on_behalf_of_id)
     if "approval_request_id" in task.context:
         decide(session, task, form, actor, acting_as, EFFECTS, now=now, business_date=business_date)
     elif task.kind == "collection_contact":
@@ -116,6 +116,12 @@ def _raise(
         now=now,
         business_date=business_date,
     )
+
+
+def _principal(session: Session, user_id: int) -> Principal:
+    user = session.get(User, user_id)
+    assert user is not None
+    return principal_of(session, user)
 
 
 def complete_recording_refusals(

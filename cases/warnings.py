@@ -253,7 +253,7 @@ def fire_case(
     session: Session, case: WarningCase, event: str, facts: WarningFacts, **journal_kw: Any
 ) -> None:
     before = str(case.state)
-    WarningCaseLifecycle.restore(case).fire(event, facts=facts)
+    WarningCaseLifecycle.fire_on(case, event, facts=facts)
     session.add(case)
     _journal(session, case, event, before, str(case.state), actor=facts.actor, **journal_kw)
 

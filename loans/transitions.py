@@ -144,7 +144,7 @@ def transition_loan(
         session, loan, business_date, approved_by=approved_by, requested_by=requested_by
     )
     before = str(loan.state)
-    LoanLifecycle.restore(loan).fire(event, facts=facts)
+    LoanLifecycle.fire_on(loan, event, facts=facts)
     payload = dict(payload or {})
     if event == "approve_extension":
         payload.update(apply_extension(session, loan, business_date))
@@ -239,7 +239,7 @@ def reclassify_loan(
         npl_exit_problem=evidence.problem if evidence else None,
     )
     before_class = str(loan.risk_class)
-    RiskClassification.restore(loan, state_field="risk_class").fire(event_for(target), facts=facts)
+    RiskClassification.fire_on(loan, event_for(target), state_field="risk_class", facts=facts)
     body = dict(payload or {})
     body.update(
         {
@@ -276,7 +276,7 @@ def reclassify_loan(
     follow = _lifecycle_follow_up(LoanState(loan.state), target)
     if follow:
         before = str(loan.state)
-        LoanLifecycle.restore(loan).fire(follow, facts=lfacts)
+        LoanLifecycle.fire_on(loan, follow, facts=lfacts)
         entries.append(
             _journal(session, loan, "loan_lifecycle", follow, before, str(loan.state), ctx)
         )

@@ -9,7 +9,14 @@ from datetime import date
 
 from sqlmodel import Session
 
-from core.identity import Principal, Role, User, principal_of, principals_for
+from core.identity import (
+    Principal,
+    Role,
+    User,
+    principal_of,
+    principals_for,
+    signed_in_principal,
+)
 from statemachines.human_task import TaskFacts
 from tasks.models import HumanTask
 
@@ -44,6 +51,21 @@ def actor_for(session: Session, user: User, on: date) -> Actor:
     assert user.id is not None
     deputy_for = tuple(principal_of(session, u) for u in principals_for(session, user.id, on))
     return Actor(principal_of(session, user), deputy_for)
+
+
+def signed_in_actor(session: Session, username: str, on: date) -> Actor | None:
+    """The actor of a request, read afresh: one statement, and one more only for a user who
+    stands in for someone today. None for an unknown or inactive user."""
+    found = signed_in_principal(session, username, on)
+    if found is None or not found[0].user.active:
+        return None
+    me, stands_in = found
+    if not stands_in:
+        return Actor(me)
+    assert me.user.id is not None
+    return Actor(
+        me, tuple(principal_of(session, u) for u in principals_for(session, me.user.id, on))
+    )
 
 
 def is_candidate(p: Principal, task: HumanTask) -> bool:

@@ -245,8 +245,8 @@ def _reassign(session: Session, task: HumanTask, target: Target, *, now: datetim
         "org_path": task.candidate_org_path,
         "user_id": task.candidate_user_id,
     }
-    HumanTaskLifecycle.restore(task).fire(
-        "escalate", facts=TaskFacts(actor="system:sla", is_system=True)
+    HumanTaskLifecycle.fire_on(
+        task, "escalate", facts=TaskFacts(actor="system:sla", is_system=True)
     )
     task.context = context
     task.candidate_role, task.candidate_user_id = target.role.value, None

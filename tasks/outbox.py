@@ -16,6 +16,11 @@ from audit.journal import jsonable
 from tasks.models import Outbox
 
 OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
+# built once per dialect: every completion that continues a flow runs it
+_ENQUEUE: dict[str, Any] = {
+    "postgresql": postgresql.insert(OUTBOX).on_conflict_do_nothing(index_elements=["key"]),
+    "sqlite": sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["key"]),
+}
 
 
 def enqueue(
@@ -28,7 +33,7 @@ def enqueue(
 ) -> None:
     """Ask for one run of `flow`'s deployment (idempotent by `key`: enqueued twice, delivered
     once). Only flows/launch.py knows deployment names: the row names the flow."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    conn = session.connection()
     row = {
         "key": key,
         "token": uuid.uuid4().hex,
@@ -38,6 +43,4 @@ def enqueue(
         "next_attempt_at": now,
         "attempts": 0,
     }
-    session.connection().execute(
-        insert(OUTBOX).on_conflict_do_nothing(index_elements=["key"]), [row]
-    )
+    conn.execute(_ENQUEUE[conn.dialect.name], row)

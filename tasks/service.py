@@ -132,7 +132,7 @@ def cancel_as_system(
     domain decided it, so the machine sees the system acting; `actor` is who caused it."""
     before = str(task.state)
     facts = TaskFacts(actor=actor, is_system=True)
-    HumanTaskLifecycle.restore(task).fire("cancel", facts=facts)
+    HumanTaskLifecycle.fire_on(task, "cancel", facts=facts)
     task.outcome_note, task.updated_at = reason, now
     session.add(task)
     journal_task(

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
@@ -32,13 +33,16 @@ def get_task(
     session: Session, task_id: int, actor: Actor, *, for_update: bool = False
 ) -> HumanTask:
     """The task if the actor may see it; otherwise "not found" (no leak across branches)."""
-    query = select(HumanTask).where(HumanTask.id == task_id)
-    if for_update:
-        query = query.with_for_update()
-    task = session.exec(query).first()
+    query = _TASK_FOR_UPDATE if for_update else _TASK
+    task = session.exec(query, params={"id": task_id}).first()
     if task is None or not can_see(actor, task):
         raise NotFoundError(f"未找到任务 {task_id} (no task {task_id})", task_id=task_id)
     return task
+
+
+# built once: every task request runs one (a statement built per call recomputes its cache key)
+_TASK = select(HumanTask).where(HumanTask.id == bindparam("id"))
+_TASK_FOR_UPDATE = _TASK.with_for_update()
 
 
 def username_of(session: Session, user_id: int | None) -> str | None:
@@ -72,7 +76,7 @@ def fire(
     facts, acting_as = facts_for(actor, task, event, target)
     try:  # a dry run asks the machine on a stand-in: the task itself is not touched
         model = SimpleNamespace(state=task.state) if dry_run else task
-        HumanTaskLifecycle.restore(model).fire(event, facts=facts)
+        HumanTaskLifecycle.fire_on(model, event, facts=facts)
     except TransitionNotAllowedError as exc:
         state = TaskState(task.state)
         if state == TaskState.claimed and event == "claim":

@@ -25,18 +25,22 @@ from cases.completion import complete_recording_refusals
 from core.identity import User, org_unit_by_code, user_by_username
 from forms import json_schema, schema_hash
 from tasks import service
+from tasks.access import Actor
 from tasks.models import HumanTask
 from tasks.worklist import TaskFilter, View, counts, is_overdue, worklist
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=OneHopRoute)
 
 
-def _names(session: Session, tasks: list[HumanTask]) -> dict[int, str]:
-    ids = {i for t in tasks for i in (t.assignee_id, t.completed_by_id) if i}
-    if not ids:
-        return {}
-    rows = session.exec(select(User.id, User.username).where(User.id.in_(ids))).all()  # type: ignore[union-attr]
-    return {i: n for i, n in rows if i is not None}
+def _names(session: Session, tasks: list[HumanTask], actor: Actor) -> dict[int, str]:
+    """The usernames of the tasks' assignees and completers; the actor's own is known (after
+    a claim or a completion, the only one: no query)."""
+    names = {p.user.id: p.username for p in actor.principals if p.user.id is not None}
+    ids = {i for t in tasks for i in (t.assignee_id, t.completed_by_id) if i} - set(names)
+    if ids:
+        rows = session.exec(select(User.id, User.username).where(User.id.in_(ids))).all()  # type: ignore[union-attr]
+        names.update({i: n for i, n in rows if i is not None})
+    return names
 
 
 def public(task: HumanTask, names: dict[int, str], today: date) -> HumanTaskPublic:
@@ -52,8 +56,8 @@ def public(task: HumanTask, names: dict[int, str], today: date) -> HumanTaskPubl
     )
 
 
-def detail(session: Session, task: HumanTask, today: date) -> HumanTaskDetailPublic:
-    base = public(task, _names(session, [task]), today)
+def detail(session: Session, task: HumanTask, today: date, actor: Actor) -> HumanTaskDetailPublic:
+    base = public(task, _names(session, [task], actor), today)
     return HumanTaskDetailPublic(
         **base.model_dump(),
         form_kind=task.kind,
@@ -99,7 +103,7 @@ def read_tasks(
     rows, total = worklist(
         session, actor, view, today=today, filters=filters, limit=limit, offset=offset
     )
-    names = _names(session, rows)
+    names = _names(session, rows, actor)
     return HumanTasksPublic(
         data=[public(t, names, today) for t in rows],
         count=total or 0,
@@ -115,7 +119,7 @@ def read_tasks(
 def read_task(
     task_id: Id, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> HumanTaskDetailPublic:
-    return detail(session, service.get_task(session, task_id, actor), clock.today())
+    return detail(session, service.get_task(session, task_id, actor), clock.today(), actor)
 
 
 @router.post(
@@ -139,7 +143,7 @@ def claim_task(
         expected_version=body.version if body else None,
     )
     commit(session)
-    return detail(session, task, clock.today())
+    return detail(session, task, clock.today(), actor)
 
 
 @router.post(
@@ -163,7 +167,7 @@ def release_task(
         expected_version=body.version if body else None,
     )
     commit(session)
-    return detail(session, task, clock.today())
+    return detail(session, task, clock.today(), actor)
 
 
 @router.post(
@@ -186,7 +190,7 @@ def delegate_task(
         expected_version=body.version,
     )
     commit(session)
-    return detail(session, task, clock.today())
+    return detail(session, task, clock.today(), actor)
 
 
 @router.post(
@@ -201,7 +205,7 @@ def save_task_draft(
         session, task_id, actor, body.data, now=clock.now(), expected_version=body.version
     )
     commit(session)
-    return detail(session, task, clock.today())
+    return detail(session, task, clock.today(), actor)
 
 
 @router.post(
@@ -215,7 +219,7 @@ def complete_task(
     task = complete_recording_refusals(
         session, task_id, actor, body.data, clock, expected_version=body.version
     )
-    return detail(session, task, clock.today())
+    return detail(session, task, clock.today(), actor)
 
 
 @router.post(
@@ -236,4 +240,4 @@ def cancel_task(
         expected_version=body.version,
     )
     commit(session)
-    return detail(session, task, clock.today())
+    return detail(session, task, clock.today(), actor)

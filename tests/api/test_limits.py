@@ -184,7 +184,7 @@ def test_request_when_no_connection_comes_free_gets_503_not_500(world, engine, m
     assert refused.json()["detail"]["context"]["reason"] == "db_pool_timeout"
 
 
-def test_claim_request_hops_to_thread_pool_twice(world, monkeypatch):
+def test_claim_request_hops_to_thread_pool_once(world, monkeypatch):
     ids, auth = world
     hops: list[str] = []
     real = anyio.to_thread.run_sync
@@ -196,7 +196,8 @@ def test_claim_request_hops_to_thread_pool_twice(world, monkeypatch):
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
     claimed = in_app_loop(lambda client: client.post(f"/api/v1/tasks/{ids[0]}/claim", headers=auth))
     assert claimed.status_code == 200
-    assert len(hops) == 2, hops  # sign in; the endpoint (which also closes its session)
+    # the endpoint's hop reads the signed-in user too, and closes its session
+    assert len(hops) == 1, hops
 
 
 def test_every_sync_route_runs_in_one_hop():
@@ -233,3 +234,19 @@ def test_settings_with_more_threads_than_connections_refused(monkeypatch):
     with pytest.raises(ValueError, match="POSTLOAN_API_THREADS"):
         get_settings()
     get_settings.cache_clear()
+
+
+def test_settings_with_more_threads_than_kept_connections_refused_overflow_or_not(monkeypatch):
+    """An overflow connection is closed when it is given back: threads beyond the pool would
+    open a new connection (a new Postgres backend) for every request."""
+    settings_env(monkeypatch, api_threads=20, db_pool_size=10, db_max_overflow=10)
+    with pytest.raises(ValueError, match="POSTLOAN_DB_POOL_SIZE .*at least POSTLOAN_API_THREADS"):
+        get_settings()
+    settings_env(monkeypatch, api_threads=10, db_pool_size=10, db_max_overflow=0)
+    assert get_settings().api_threads == 10
+    get_settings.cache_clear()
+
+
+def test_default_settings_keep_a_connection_for_every_thread(monkeypatch):
+    settings = get_settings()
+    assert settings.api_threads <= settings.db_pool_size
