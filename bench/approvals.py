@@ -47,7 +47,7 @@ from sqlmodel import Session, select
 
 from approvals.filing import file_extension
 from approvals.models import ApprovalRequest
-from bench.common import LOAN_CARD, free_port, pct
+from bench.common import LOAN_CARD, free_port, pct, stop
 from cases.completion import EFFECTS
 from core.clock import SystemClock
 from core.db import make_engine
@@ -526,12 +526,7 @@ def main() -> None:
         console.print(table)
     finally:
         for proc in reversed(procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stop(proc)
         engine.dispose()
         if not args.keep:
             with psycopg.connect(admin, autocommit=True) as conn:

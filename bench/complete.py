@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from audit.journal import GENESIS, jsonable, row_hash
-from bench.common import LOAN_CARD, free_port, pct, throwaway_database
+from bench.common import LOAN_CARD, free_port, pct, stop, throwaway_database
 from core.clock import SystemClock
 from core.db import make_engine
 from core.identity import Role, add_user, hash_password, user_by_username
@@ -386,16 +385,6 @@ def serve(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True,
     )  # fmt: skip
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 # ---------------------------------------------------------------- afterwards

@@ -35,7 +35,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from bench.common import LOAN_CARD, free_port, pct
+from bench.common import LOAN_CARD, free_port, pct, stop
 from core.clock import SystemClock
 from core.db import make_engine
 from core.identity import Role, add_user, hash_password
@@ -208,14 +207,6 @@ def start_server(args: argparse.Namespace, workers: int, port: int, env: dict[st
         except httpx.HTTPError:
             time.sleep(0.25)
     raise TimeoutError("the server did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def main() -> None:
