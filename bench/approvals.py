@@ -47,7 +47,7 @@ from sqlmodel import Session, select
 
 from approvals.filing import file_extension
 from approvals.models import ApprovalRequest
-from bench.common import LOAN_CARD, free_port, pct, stop
+from bench.common import LOAN_CARD, children, free_port, pct, stop, wait_http
 from cases.completion import EFFECTS
 from core.clock import SystemClock
 from core.db import make_engine
@@ -85,38 +85,6 @@ def run_processes(pid: int) -> list[int]:
         if b"prefect.engine" in cmdline:
             found.append(child)
     return found
-
-
-def children(pid: int) -> list[int]:
-    """Every descendant process of `pid` (from /proc)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise TimeoutError(url)
 
 
 def wait_deployment(name: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:

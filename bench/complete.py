@@ -42,7 +42,7 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from audit.journal import GENESIS, jsonable, row_hash
-from bench.common import LOAN_CARD, free_port, pct, stop, throwaway_database
+from bench.common import LOAN_CARD, children, free_port, pct, stop, throwaway_database, wait_http
 from core.clock import SystemClock
 from core.db import make_engine
 from core.identity import Role, add_user, hash_password, user_by_username
@@ -69,23 +69,6 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return out
 
 
-def descendants(pid: int) -> list[int]:
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [pid], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def postgres_seconds(postmaster: int) -> float:
     """All of the Postgres server's CPU: its processes alive now, and those it has reaped
     (cutime/cstime: a backend of a connection closed in between counts too)."""
@@ -94,7 +77,7 @@ def postgres_seconds(postmaster: int) -> float:
     except OSError:
         return 0.0
     reaped = (int(fields[13]) + int(fields[14])) / TICKS
-    return reaped + sum(cpu_seconds(descendants(postmaster)).values())
+    return reaped + sum(cpu_seconds([postmaster, *children(postmaster)]).values())
 
 
 def machine_ticks() -> list[int]:
@@ -119,7 +102,9 @@ class Cpu:
         return [r[0] for r in rows]
 
     def _sample(self) -> tuple[dict[int, float], dict[int, float], float, float]:
-        server = cpu_seconds(descendants(self.server_pid)) if self.server_pid else {}
+        server = (
+            cpu_seconds([self.server_pid, *children(self.server_pid)]) if self.server_pid else {}
+        )
         backends = self._backends()
         postmaster = 0
         if backends:
@@ -361,20 +346,6 @@ async def measure_http(base: str, label: str, ids: list[list[int]], tokens: list
     phase.seconds = time.perf_counter() - t0
     phase.cpu = cpu.stop()
     return phase
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise TimeoutError(url)
 
 
 def serve(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
