@@ -42,12 +42,7 @@ class RequestView:
     notes: list[RequestNote] = field(default_factory=list)
 
     def person(self, actor: str | None) -> str:
-        """ "u:head_bj" → "孙建国 (head_bj)"; a flow's name as it is."""
-        if not actor:
-            return ""
-        username = actor.removeprefix("u:")
-        name = self.names.get(username)
-        return f"{name} ({username})" if name else actor
+        return person(self.names, actor)
 
     @property
     def level_names(self) -> list[str]:
@@ -92,10 +87,29 @@ def names_of(session: Session, usernames: set[str]) -> dict[str, str]:
     return dict(rows)
 
 
+SYSTEM_NAMES = {  # the flows and feeds that act in the journal, as a person reads them
+    "daily-sweep": "日终跑批",
+    "approval-chain": "审批链",
+    "sla": "时限升级",
+    "sla-escalation": "时限升级",
+    "pre-maturity": "到期前提醒",
+    "inspection-scheduler": "贷后检查计划",
+    "collection-ladder": "催收梯度",
+    "core-banking": "核心系统",
+    "demo-seed": "演示数据",
+    "cli": "命令行",
+    "sign-in": "登录",
+}
+
+
 def person(names: dict[str, str], actor: str | None) -> str:
-    """ "u:head_bj" → "孙建国 (head_bj)"; a flow's name ("system:…") as it is."""
+    """ "u:head_bj" → "孙建国 (head_bj)"; "system:daily-sweep" → "系统·日终跑批 (system:daily-sweep)";
+    anything else as it is."""
     if not actor:
         return ""
+    if actor.startswith("system:"):
+        label = SYSTEM_NAMES.get(actor.removeprefix("system:"))
+        return f"系统·{label} ({actor})" if label else actor
     username = actor.removeprefix("u:")
     name = names.get(username)
     return f"{name} ({username})" if name else actor

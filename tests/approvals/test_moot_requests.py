@@ -101,3 +101,12 @@ def test_write_off_withdraws_the_loans_other_live_requests(session, org, clock):
         assert entry.actor == "u:committee1" and "已核销" in (entry.reason or "")
     assert session.get(WarningCase, case.id).state == WarningState.dismissed
     assert session.get(ApprovalRequest, write_off.id).state == RequestState.approved
+
+
+def test_the_step_that_withdrew_is_named_in_chinese_first():
+    """Pages name a flow as a person reads it, with its journal name beside."""
+    from approvals.queries import person
+
+    assert person({}, "system:daily-sweep") == "系统·日终跑批 (system:daily-sweep)"
+    assert person({"am_bj1": "王晓明"}, "u:am_bj1") == "王晓明 (am_bj1)"
+    assert person({}, "system:something-new") == "system:something-new"
