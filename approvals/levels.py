@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from approvals.chains import ChainLevel, unit_for
 from approvals.effects import Effect
@@ -16,13 +16,14 @@ from approvals.models import ApprovalRequest
 from approvals.records import chain_key, decisions_of, revision_key, task_key
 from core.calendar import get_calendar
 from core.errors import RuleViolationError
-from core.identity import OrgUnit, User, UserRole, user_by_username
+from core.identity import OrgUnit, User, user_by_username
 from core.settings import get_settings
 from loans.book import get_loan
 from loans.models import Borrower, Loan
 from statemachines.enums import RequestKind
 from tasks.models import HumanTask
 from tasks.opening import TaskSpec, open_task
+from tasks.people import someone_holds
 
 Effects = Mapping[RequestKind, Effect]
 REVISION = "request_revision"
@@ -138,21 +139,10 @@ def excluded_deciders(session: Session, request: ApprovalRequest) -> set[int]:
 
 
 def someone_may_decide(session: Session, request: ApprovalRequest) -> bool:
-    """Whether an active holder of the level's role, in its unit or a unit above (the task's
-    candidates), is left once four eyes has excluded the applicant and this round's deciders."""
+    """Whether anyone is left to decide the request's level (its task's candidates) once four
+    eyes has excluded the applicant and this round's deciders."""
     level = level_of(request)
-    loan = get_loan(session, request.loan_no)
-    branch = session.get(OrgUnit, loan.branch_id)
+    branch = session.get(OrgUnit, get_loan(session, request.loan_no).branch_id)
     assert branch is not None
-    path = unit_for(session, level, branch).path
-    above = [path[: i + 1] for i, ch in enumerate(path) if ch == "/" and i > 0]  # itself and up
-    query = (
-        select(User.id)
-        .join(UserRole, col(UserRole.user_id) == col(User.id))
-        .join(OrgUnit, col(OrgUnit.id) == col(User.org_unit_id))
-        .where(UserRole.role == level.role, col(OrgUnit.path).in_(above), col(User.active))
-    )
-    excluded = excluded_deciders(session, request)
-    if excluded:
-        query = query.where(col(User.id).not_in(excluded))
-    return session.exec(query.limit(1)).first() is not None
+    unit = unit_for(session, level, branch)
+    return someone_holds(session, level.role, unit.path, excluded_deciders(session, request))

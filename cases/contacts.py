@@ -64,15 +64,13 @@ def check_promises(
     items: list[dict[str, Any]],
     actor: str,
     *,
+    open_promises: Sequence[CollectionPromise],
     final: bool = False,
-    open_promises: Sequence[CollectionPromise] | None = None,
 ) -> tuple[int, int]:
     """Promises whose date has passed (all of them when the case closes): kept if the payments
     since cover them, else broken — and a broken promise steps the ladder up. `open_promises`:
-    the case's open promises when the caller has read them already (`open_promises_of`)."""
+    the case's open promises, read for the whole chunk by `open_promises_of`."""
     kept = broken = 0
-    if open_promises is None:
-        open_promises = open_promises_of(session, [case.id or 0]).get(case.id or 0, [])
     due = [p for p in open_promises if p.state == "open" and (final or p.promised_for < on)]
     for promise in due:
         paid = session.exec(

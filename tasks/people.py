@@ -28,6 +28,23 @@ def _with_role_under(
     return list(session.exec(query).all())
 
 
+def someone_holds(
+    session: Session, role: Role, org_path: str, excluding: Collection[int] = ()
+) -> bool:
+    """Whether an active user other than `excluding` would be a candidate of a task for `role`
+    at `org_path`: holds the role in that unit or one above it (tasks.access.is_candidate)."""
+    above = [org_path[: i + 1] for i, ch in enumerate(org_path) if ch == "/" and i > 0]
+    query = (
+        select(User.id)
+        .join(UserRole, col(UserRole.user_id) == col(User.id))
+        .join(OrgUnit, col(OrgUnit.id) == col(User.org_unit_id))
+        .where(UserRole.role == role, col(OrgUnit.path).in_(above), col(User.active))
+    )
+    if excluding:
+        query = query.where(col(User.id).not_in(list(excluding)))
+    return session.exec(query.limit(1)).first() is not None
+
+
 def eligible_inspectors(
     session: Session, task: HumanTask, among: Collection[str] | None = None
 ) -> list[User]:
